@@ -1,0 +1,1 @@
+"""Shared logic of the Russian GlowTTS kit: text front end, audio, dataset, training, synthesis."""

