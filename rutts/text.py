@@ -124,17 +124,25 @@ def normalize(text: str, lexicon: Lexicon | None = None) -> str:
 class _Accentor:
     """silero-stress, loaded once (≈40 MB of weights inside its wheel, a few seconds)."""
 
+    # silero-stress changes torch's global state (1 thread on import, gradients off when called): undo both,
+    # or a model trained or run in the same process slows down or stops learning.
     def __init__(self):
         import torch
 
-        threads = torch.get_num_threads()
-        from silero_stress import load_accentor  # sets torch to 1 thread on import: undo that
+        self._torch = torch
+        threads, grad_enabled = torch.get_num_threads(), torch.is_grad_enabled()
+        from silero_stress import load_accentor
 
         self._accentor = load_accentor()
         torch.set_num_threads(threads)
+        torch.set_grad_enabled(grad_enabled)
 
     def __call__(self, text: str) -> str:
-        return self._accentor(text)
+        grad_enabled = self._torch.is_grad_enabled()
+        try:
+            return self._accentor(text)
+        finally:
+            self._torch.set_grad_enabled(grad_enabled)
 
 
 _accentor: _Accentor | None = None

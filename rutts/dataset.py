@@ -1,0 +1,446 @@
+"""A corpus in RUSLAN's layout: metadata, audit, the train/validation split and the processed-text cache.
+
+Layout: ``<root>/metadata_*.csv`` with UTF-8 lines ``id|text`` and ``<root>/RUSLAN/<id>.wav``. The audit writes
+``<root>/metadata_train.csv`` and ``<root>/metadata_val.csv`` (``id|processed text``) for Coqui's ``ruslan``
+formatter, and keeps the front end's output in ``<root>/processed_text_cache.json`` so stress restoration runs
+once per text and front-end version, not once per audit or epoch.
+"""
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import soundfile as sf
+
+from rutts.audio import AudioError, read_audio, speech_bounds, to_mono
+from rutts.text import FrontEnd, TextError
+
+log = logging.getLogger(__name__)
+
+WAV_DIR = "RUSLAN"
+TRAIN_FILE = "metadata_train.csv"
+VAL_FILE = "metadata_val.csv"
+CACHE_FILE = "processed_text_cache.json"
+
+# 2 % of RUSLAN is ~440 utterances (~35 min): a steady validation loss, little lost from training.
+# Of the 400-utterance demo 2 % would be ~8 ± 3 by chance, hence the floor (at most a tenth of the corpus).
+VAL_FRACTION = 0.02
+MIN_VAL = 8
+
+FULL_SCALE = 32767 / 32768  # a 16-bit sample at its limit, as float
+
+ERRORS = ("missing_wav", "empty_wav", "corrupt_wav", "not_wav", "no_audio", "sample_rate", "channels",
+          "subtype", "empty_text", "text_error", "unencodable")
+WARNINGS = ("orphan_wav", "too_short", "too_long", "text_too_short", "text_too_long", "clipping", "quiet",
+            "long_silence")
+
+
+class DatasetError(Exception):
+    """The corpus cannot be read at all; the message (Russian) names the file and, where it can, the line."""
+
+
+@dataclass(frozen=True)
+class AuditLimits:
+    """What the model expects of its data, taken from config.json."""
+
+    sample_rate: int
+    alphabet: frozenset[str]
+    min_samples: int
+    max_samples: int
+    min_text_chars: int = 1
+    max_text_chars: float = math.inf
+    clip_share: float = 0.001  # share of samples at full scale
+    quiet_dbfs: float = -45.0  # RMS of the whole file
+    edge_silence_s: float = 1.0  # leading or trailing
+
+    @classmethod
+    def from_config(cls, config: dict) -> AuditLimits:
+        """Read a Coqui config dict; absent or infinite audio length limits fall back to 0.5-15 s."""
+        try:
+            sample_rate = int(config["audio"]["sample_rate"])
+            alphabet = frozenset(config["characters"]["characters"] + config["characters"]["punctuations"])
+        except (KeyError, TypeError) as error:
+            raise DatasetError(
+                f"в конфиге нет нужного поля ({error}): audio.sample_rate, characters.characters, "
+                "characters.punctuations"
+            ) from None
+
+        def samples(key: str, default_s: float) -> int:
+            value = config.get(key)
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                return int(value)
+            return int(default_s * sample_rate)
+
+        return cls(
+            sample_rate, alphabet, samples("min_audio_len", 0.5), samples("max_audio_len", 15.0),
+            config.get("min_text_len") or 1, config.get("max_text_len") or math.inf,
+        )
+
+
+@dataclass(frozen=True)
+class Issue:
+    code: str  # one of ERRORS or WARNINGS
+    utt_id: str  # for orphan_wav: the wav's stem
+    detail: str = ""
+
+    @property
+    def is_error(self) -> bool:
+        return self.code in ERRORS
+
+
+class SignalStats(NamedTuple):
+    clip_share: float
+    rms_dbfs: float
+    lead_s: float
+    trail_s: float
+
+
+@dataclass
+class ProcessedTexts:
+    processed: dict[str, str]  # raw text -> front-end output
+    failed: dict[str, str]  # raw text -> why the front end had nothing to say
+    fresh: int  # texts that went through the front end in this call; 0 = all from the cache
+
+
+@dataclass
+class Audit:
+    rows: list[tuple[str, str]]  # (id, raw text) in metadata order
+    processed: dict[str, str]  # id -> processed text
+    seconds: dict[str, float]  # id -> duration from the wav header
+    issues: list[Issue]
+    wav_count: int
+    text_fresh: int
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [issue for issue in self.issues if issue.is_error]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [issue for issue in self.issues if not issue.is_error]
+
+    def usable(self) -> list[tuple[str, str]]:
+        """(id, processed text) of the utterances without errors, in metadata order."""
+        bad = {issue.utt_id for issue in self.errors}
+        return [(utt_id, self.processed[utt_id]) for utt_id, _ in self.rows if utt_id not in bad]
+
+
+def wav_path(root: Path, utt_id: str) -> Path:
+    return Path(root) / WAV_DIR / f"{utt_id}.wav"
+
+
+def find_metadata(root: Path, exclude: Sequence[str] = (TRAIN_FILE, VAL_FILE)) -> Path:
+    """The one ``metadata_*.csv`` in the root that is not a split file this module wrote."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"папка корпуса не найдена: {root}")
+    found = sorted(p for p in root.glob("metadata_*.csv") if p.name not in exclude)
+    if not found:
+        split_files = [name for name in exclude if (root / name).is_file()]
+        note = f"; {', '.join(split_files)} — файлы разбиения, их пишет проверка" if split_files else ""
+        raise DatasetError(
+            f"в папке {root} нет файла разметки metadata_*.csv (строки «id|текст»){note}: укажите --metadata"
+        )
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise DatasetError(f"в папке {root} несколько файлов разметки ({names}): выберите один через --metadata")
+    return found[0]
+
+
+def read_metadata(path: Path) -> list[tuple[str, str]]:
+    """``id|text`` lines → [(id, text)]. A BOM, CRLF and blank lines are accepted; columns after the second are
+    ignored, as Coqui's ``ruslan`` formatter does. The text may be empty: the audit reports that per id."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"файл разметки не найден: {path}")
+    data = path.read_bytes()
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    rows: list[tuple[str, str]] = []
+    first_seen: dict[str, int] = {}
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as error:
+            raise DatasetError(
+                f"{path}, строка {number}: байт 0x{raw[error.start]:02x} не UTF-8 — "
+                "сохраните файл разметки в кодировке UTF-8"
+            ) from None
+        if not line:
+            continue
+        if "|" not in line:
+            raise DatasetError(f"{path}, строка {number}: нет разделителя «|», ожидается «id|текст»: {line[:60]!r}")
+        utt_id, text = (column.strip() for column in line.split("|", 2)[:2])
+        if not utt_id or "/" in utt_id or "\\" in utt_id:
+            raise DatasetError(f"{path}, строка {number}: id {utt_id!r} не может быть именем wav-файла")
+        if utt_id in first_seen:
+            raise DatasetError(f"{path}, строка {number}: id {utt_id!r} уже был в строке {first_seen[utt_id]}")
+        first_seen[utt_id] = number
+        rows.append((utt_id, text))
+    if not rows:
+        raise DatasetError(f"файл разметки пуст: {path}")
+    return rows
+
+
+def _hash_unit(utt_id: str) -> float:
+    """The id's place in [0, 1): the same on every machine and independent of the rest of the corpus."""
+    return int.from_bytes(hashlib.sha1(utt_id.encode("utf-8")).digest()[:8], "big") / 2**64
+
+
+def validation_ids(ids: Iterable[str], fraction: float = VAL_FRACTION, minimum: int = MIN_VAL) -> set[str]:
+    """Ids whose hash falls below ``fraction``, topped up by lowest hash to ``minimum`` (at most a tenth of the
+    ids, at least one of two or more).
+
+    Adding utterances never moves an existing id from training into validation; only in a corpus too small to
+    reach ``minimum`` by hash can a top-up id go back to training when new ids with lower hashes arrive.
+    """
+    if not 0 < fraction < 1:
+        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    ranked = sorted(ids, key=_hash_unit)
+    by_hash = sum(1 for utt_id in ranked if _hash_unit(utt_id) < fraction)
+    floor = min(minimum, max(1, len(ranked) // 10)) if len(ranked) >= 2 else 0
+    return set(ranked[: max(by_hash, floor)])
+
+
+def write_text_atomic(path: Path, text: str) -> bool:
+    """Write UTF-8 text (newlines as given) via a temp file + os.replace; False if the file already holds it."""
+    path = Path(path)
+    data = text.encode("utf-8")
+    if path.is_file() and path.read_bytes() == data:
+        return False
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return True
+
+
+@dataclass
+class Split:
+    train_path: Path
+    val_path: Path
+    train_ids: list[str]
+    val_ids: list[str]
+
+
+def write_split(
+    root: Path,
+    usable: Sequence[tuple[str, str]],
+    fraction: float = VAL_FRACTION,
+    train_name: str = TRAIN_FILE,
+    val_name: str = VAL_FILE,
+) -> Split:
+    """Write ``id|processed text`` lines (metadata order) into the train and validation files."""
+    val = validation_ids((utt_id for utt_id, _ in usable), fraction)
+    split = Split(Path(root) / train_name, Path(root) / val_name, [], [])
+    lines: dict[bool, list[str]] = {False: [], True: []}
+    for utt_id, text in usable:
+        (split.val_ids if utt_id in val else split.train_ids).append(utt_id)
+        lines[utt_id in val].append(f"{utt_id}|{text}\n")
+    write_text_atomic(split.train_path, "".join(lines[False]))
+    write_text_atomic(split.val_path, "".join(lines[True]))
+    return split
+
+
+def _load_cache(path: Path, signature: str) -> ProcessedTexts:
+    try:
+        cache = json.loads(path.read_text(encoding="utf-8"))
+        if cache.get("signature") == signature:
+            return ProcessedTexts(dict(cache["processed"]), dict(cache["failed"]), 0)
+        log.info("text cache %s is for %s, not %s: processing again", path, cache.get("signature"), signature)
+    except FileNotFoundError:
+        pass
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        log.warning("ignoring unreadable text cache %s: %s", path, error)
+    return ProcessedTexts({}, {}, 0)
+
+
+def _save_cache(path: Path, signature: str, texts: ProcessedTexts) -> None:
+    cache = {"signature": signature, "processed": texts.processed, "failed": texts.failed}
+    try:
+        write_text_atomic(path, json.dumps(cache, ensure_ascii=False))
+    except OSError as error:  # the cache only saves time: a read-only corpus is still audited
+        log.warning("cannot write the text cache %s: %s", path, error)
+
+
+def process_texts(
+    texts: Iterable[str],
+    frontend: FrontEnd,
+    cache_path: Path,
+    wrap: Callable[[Iterable, str, int], Iterable] | None = None,
+    chunk: int = 256,
+    save_every_s: float = 60.0,
+) -> ProcessedTexts:
+    """Front-end output for each distinct text, from the cache when ``frontend.signature`` matches.
+
+    New results are saved at least every ``save_every_s`` and when interrupted, so a killed run resumes.
+    ``wrap(iterable, stage, total)`` may wrap the chunk loop, e.g. in a progress bar.
+    """
+    cache_path = Path(cache_path)
+    result = _load_cache(cache_path, frontend.signature)
+    todo = [t for t in dict.fromkeys(texts) if t not in result.processed and t not in result.failed]
+    chunks = [todo[start : start + chunk] for start in range(0, len(todo), chunk)]
+    if wrap is not None:
+        chunks = wrap(chunks, "text", len(chunks))
+    last_save = time.monotonic()
+    try:
+        for part in chunks:
+            try:
+                result.processed.update(zip(part, frontend.process_many(part)))
+            except TextError:  # find which texts failed, keep the rest
+                for text in part:
+                    try:
+                        result.processed[text] = frontend.process(text)
+                    except TextError as error:
+                        result.failed[text] = str(error)
+            result.fresh += len(part)
+            if time.monotonic() - last_save > save_every_s:
+                _save_cache(cache_path, frontend.signature, result)
+                last_save = time.monotonic()
+    finally:
+        if result.fresh:
+            _save_cache(cache_path, frontend.signature, result)
+    return result
+
+
+def signal_stats(path: Path) -> SignalStats | str:
+    """Decode one file (~0.5 ms for 5 s of audio: a whole RUSLAN takes seconds of CPU in one process);
+    the reason instead if it cannot be decoded."""
+    try:
+        audio, rate = read_audio(path)
+    except AudioError as error:
+        return str(error).removeprefix(f"{path}: ")
+    audio = to_mono(audio)
+    clip_share = np.count_nonzero(np.abs(audio) >= FULL_SCALE) / audio.size
+    rms_dbfs = 10 * math.log10(float(np.mean(np.square(audio))) + 1e-12)
+    start, end = speech_bounds(audio, rate)
+    return SignalStats(clip_share, rms_dbfs, start / rate, (audio.size - end) / rate)
+
+
+def _header_issues(utt_id: str, path: Path, limits: AuditLimits) -> tuple[list[Issue], float | None]:
+    """Checks that need only the wav header; the duration in seconds when the header could be read."""
+    if path.stat().st_size == 0:
+        return [Issue("empty_wav", utt_id, "0 байт")], None
+    try:
+        info = sf.info(str(path))
+    except sf.LibsndfileError as error:
+        return [Issue("corrupt_wav", utt_id, error.error_string)], None
+    issues = []
+    if info.format not in ("WAV", "WAVEX"):
+        issues.append(Issue("not_wav", utt_id, info.format))
+    if info.frames == 0:
+        issues.append(Issue("no_audio", utt_id, "0 отсчётов"))
+    if info.samplerate != limits.sample_rate:
+        issues.append(Issue("sample_rate", utt_id, f"{info.samplerate} Гц"))
+    if info.channels != 1:
+        issues.append(Issue("channels", utt_id, f"каналов: {info.channels}"))
+    if info.subtype != "PCM_16":
+        issues.append(Issue("subtype", utt_id, info.subtype))
+    if info.frames and info.samplerate == limits.sample_rate:
+        seconds = info.frames / info.samplerate
+        if info.frames < limits.min_samples:
+            issues.append(Issue("too_short", utt_id, f"{seconds:.2f} с"))
+        elif info.frames > limits.max_samples:
+            issues.append(Issue("too_long", utt_id, f"{seconds:.1f} с"))
+    return issues, info.frames / info.samplerate if info.samplerate else None
+
+
+def _signal_issues(utt_id: str, stats: SignalStats | str, limits: AuditLimits) -> list[Issue]:
+    if isinstance(stats, str):
+        return [Issue("corrupt_wav", utt_id, stats)]
+    if stats.rms_dbfs < limits.quiet_dbfs:
+        return [Issue("quiet", utt_id, f"{stats.rms_dbfs:.0f} dBFS")]
+    issues = []
+    if stats.clip_share >= limits.clip_share:
+        issues.append(Issue("clipping", utt_id, f"{stats.clip_share:.2%} отсчётов на пределе"))
+    edges = [f"в начале {stats.lead_s:.1f} с"] if stats.lead_s > limits.edge_silence_s else []
+    edges += [f"в конце {stats.trail_s:.1f} с"] if stats.trail_s > limits.edge_silence_s else []
+    if edges:
+        issues.append(Issue("long_silence", utt_id, ", ".join(edges)))
+    return issues
+
+
+def audit_corpus(
+    root: Path,
+    metadata_path: Path,
+    limits: AuditLimits,
+    frontend: FrontEnd,
+    signal: bool = True,
+    wrap: Callable[[Iterable, str, int], Iterable] | None = None,
+) -> Audit:
+    """Check every utterance: wav present and readable, header, text through the front end, and (``signal``)
+    the decoded samples. Raises DatasetError only when the corpus cannot be read at all."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"папка корпуса не найдена: {root}")
+    wav_dir = root / WAV_DIR
+    if not wav_dir.is_dir():
+        raise DatasetError(f"в папке {root} нет подпапки {WAV_DIR} с wav-файлами (раскладка: {WAV_DIR}/<id>.wav)")
+    rows = read_metadata(metadata_path)
+    wrap = wrap or (lambda iterable, stage, total: iterable)
+    timings = {}
+
+    started = time.perf_counter()
+    wav_names = {entry.name for entry in os.scandir(wav_dir) if entry.name.endswith(".wav") and entry.is_file()}
+    ids = {utt_id for utt_id, _ in rows}
+    issues = [Issue("orphan_wav", name[:-4]) for name in sorted(wav_names) if name[:-4] not in ids]
+    seconds: dict[str, float] = {}
+    decodable: list[str] = []
+    for utt_id, _ in wrap(rows, "headers", len(rows)):
+        path = wav_path(root, utt_id)
+        if f"{utt_id}.wav" not in wav_names and not path.is_file():  # is_file: case-insensitive file systems
+            issues.append(Issue("missing_wav", utt_id, f"{WAV_DIR}/{utt_id}.wav"))
+            continue
+        found, duration = _header_issues(utt_id, path, limits)
+        issues += found
+        if duration is not None:
+            seconds[utt_id] = duration
+        if not any(issue.is_error for issue in found):
+            decodable.append(utt_id)
+    timings["headers_s"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    for utt_id, text in rows:
+        if not text:
+            issues.append(Issue("empty_text", utt_id))
+    texts = process_texts((text for _, text in rows if text), frontend, root / CACHE_FILE, wrap)
+    processed = {}
+    for utt_id, text in rows:
+        if text in texts.failed:
+            issues.append(Issue("text_error", utt_id, texts.failed[text]))
+        elif text:
+            processed[utt_id] = texts.processed[text]
+            unknown = sorted(set(processed[utt_id]) - limits.alphabet)
+            if unknown:
+                issues.append(Issue("unencodable", utt_id, " ".join(f"«{ch}»" for ch in unknown)))
+            # Coqui's ruslan formatter keeps the line's newline in the text whose length it filters by.
+            length = len(processed[utt_id]) + 1
+            if length < limits.min_text_chars:
+                issues.append(Issue("text_too_short", utt_id, f"{length} симв."))
+            elif length > limits.max_text_chars:
+                issues.append(Issue("text_too_long", utt_id, f"{length} симв."))
+    timings["text_s"] = time.perf_counter() - started
+
+    if signal:
+        started = time.perf_counter()
+        for utt_id in wrap(decodable, "signal", len(decodable)):
+            issues += _signal_issues(utt_id, signal_stats(wav_path(root, utt_id)), limits)
+        timings["signal_s"] = time.perf_counter() - started
+
+    return Audit(rows, processed, seconds, issues, len(wav_names), texts.fresh, timings)

@@ -1,0 +1,333 @@
+"""Training on top of Coqui's Trainer: config + presets, data checks, and a Trainer that guards the run.
+
+What `GuardedTrainer` adds to the stock trainer:
+- a step whose loss or gradients are not finite is skipped (not applied), counted and logged as
+  `TrainIterStats/nonfinite_steps`; after several in a row fp16 is switched off (or, in fp32, the learning
+  rate is halved) and the user is told;
+- a checkpoint with non-finite weights is never written;
+- `max_steps` / `max_minutes` end the run with an evaluation, a best-model update and a checkpoint;
+- Ctrl-C and SIGTERM (the stock trainer saves on SIGINT only) save a checkpoint before leaving;
+- a crash shows its own traceback and never deletes the run folder (the stock trainer tries to, which on
+  Windows fails with WinError 32 and hides the real error);
+- the health checks of `rutts.health` run on the logged values every `health_every` steps.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from trainer import Trainer, TrainerArgs
+
+log = logging.getLogger(__name__)
+
+PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
+NONFINITE_STREAK_LIMIT = 3
+
+
+class TrainingSetupError(RuntimeError):
+    """Something the user has to fix before training can start."""
+
+
+class _StopTraining(Exception):
+    """Raised inside the loop when a step or time limit is reached."""
+
+
+def available_presets() -> list[str]:
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
+
+
+def _deep_merge(base: dict, update: dict, where: str) -> dict:
+    for key, value in update.items():
+        if isinstance(base, list) and key.isdigit() and int(key) < len(base):
+            key = int(key)
+        elif key not in base:
+            raise TrainingSetupError(f"Неизвестные параметры: {where}: поля «{key}» нет в GlowTTSConfig")
+        if isinstance(value, dict) and isinstance(base[key], dict | list) and key != "encoder_params":
+            _deep_merge(base[key], value, f"{where}.{key}")
+        else:
+            base[key] = value
+    return base
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise TrainingSetupError(f"Файл не найден: {path}") from None
+    except json.JSONDecodeError as error:
+        raise TrainingSetupError(f"{path}: ошибка JSON в строке {error.lineno}: {error.msg}") from None
+
+
+def load_config(config_path: str | Path, preset: str | None = None, overrides: list[str] | None = None):
+    """config.json (Coqui's GlowTTSConfig format) + an optional preset + `--coqpit.field=value` overrides."""
+    from TTS.tts.configs.glow_tts_config import GlowTTSConfig
+
+    config_path = Path(config_path)
+    data = _read_json(config_path)
+    if data.get("model") != "glow_tts":
+        raise TrainingSetupError(f"{config_path}: это не конфиг GlowTTS (model = {data.get('model')!r})")
+    config = GlowTTSConfig()
+    try:
+        config.from_dict(data)
+    except (TypeError, ValueError, KeyError) as error:
+        raise TrainingSetupError(f"{config_path}: неверное значение в конфиге: {error}") from None
+    if preset:
+        preset_path = PRESETS_DIR / f"{preset}.json" if not preset.endswith(".json") else Path(preset)
+        if not preset_path.exists():
+            raise TrainingSetupError(f"Нет пресета «{preset}». Есть: {', '.join(available_presets())}")
+        merged = _deep_merge(config.to_dict(), _read_json(preset_path), preset_path.name)
+        config.from_dict(merged)
+    if overrides:
+        config.from_dict(_deep_merge(config.to_dict(), _parse_overrides(overrides), "--coqpit"))
+    return config
+
+
+def _parse_overrides(arguments: list[str]) -> dict:
+    """`--coqpit.a.b=value` (or `--coqpit.a.b value`) → {"a": {"b": value}}; values are JSON where they parse."""
+    result: dict = {}
+    tokens = list(arguments)
+    while tokens:
+        token = tokens.pop(0)
+        if not token.startswith("--coqpit."):
+            raise TrainingSetupError(f"Неизвестные параметры: {token}")
+        key, sep, raw = token[len("--coqpit."):].partition("=")
+        if not sep:
+            if not tokens:
+                raise TrainingSetupError(f"Нет значения для {token}")
+            raw = tokens.pop(0)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        *parents, leaf = key.split(".")
+        node = result
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return result
+
+
+def load_samples(config) -> tuple[list[dict], list[dict]]:
+    """Train/eval samples from the dataset entry; every wav they name must exist."""
+    from TTS.tts.datasets import load_tts_samples
+
+    if not config.datasets:
+        raise TrainingSetupError("В конфиге нет ни одного датасета (поле datasets)")
+    for dataset in config.datasets:
+        root = Path(dataset.path)
+        if not root.is_dir():
+            raise TrainingSetupError(f"Папка корпуса не найдена: {root}")
+        for meta in (dataset.meta_file_train, dataset.meta_file_val):
+            if meta and not (root / meta).is_file():
+                raise TrainingSetupError(
+                    f"Нет {root / meta}: сначала запустите python check_sample_rate.py {root} — он пишет разбиение"
+                )
+    try:
+        train, evaluation = load_tts_samples(config, eval_split=True, eval_split_size=config.eval_split_size)
+    except (ValueError, IndexError, UnicodeDecodeError) as error:
+        raise TrainingSetupError(f"Не удалось прочитать метаданные корпуса: {error}") from None
+    missing = [s["audio_file"] for s in train + evaluation if not Path(s["audio_file"]).is_file()]
+    if missing:
+        more = f" и ещё {len(missing) - 1}" if len(missing) > 1 else ""
+        raise TrainingSetupError(f"Метаданные ссылаются на отсутствующий файл: {missing[0]}{more}")
+    if not train:
+        raise TrainingSetupError("Обучающая выборка пуста")
+    return train, evaluation
+
+
+def _params_finite(model: torch.nn.Module) -> bool:
+    return all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def _grads_finite(model: torch.nn.Module) -> bool:
+    return all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+@dataclass
+class Limits:
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    health_every: int = 200
+
+
+class GuardedTrainer(Trainer):
+    def __init__(self, *args, limits: Limits | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.limits = limits or Limits()
+        self.nonfinite_total = 0
+        self.nonfinite_streak = 0
+        self.history: dict[str, list[tuple[int, float]]] = {}
+        self._started = time.monotonic()
+        # The stock loop calls this hook right before clipping (fp32 path); it is where bad gradients are caught.
+        self.callbacks.before_gradient_clipping = self._drop_nonfinite_gradients
+
+    # --- the NaN/Inf guard -------------------------------------------------------------------------
+    def _compute_loss(self, batch, criterion, optimizer_idx):
+        outputs, loss_dict = super()._compute_loss(batch, criterion, optimizer_idx)
+        if not loss_dict:  # GlowTTS's data-dependent initialisation steps return no loss
+            return outputs, loss_dict
+        if not torch.isfinite(loss_dict["loss"]).all():
+            self._count_nonfinite("loss")
+            return outputs, {}  # the stock optimize() then skips backward and the optimizer step
+        loss_dict["nonfinite_steps"] = float(self.nonfinite_total)
+        loss_dict["batch_frames"] = float(batch["mel_lengths"].float().mean())
+        return outputs, loss_dict
+
+    def _drop_nonfinite_gradients(self, trainer=None):
+        self._get_model().before_gradient_clipping()
+        if _grads_finite(self.model):
+            self.nonfinite_streak = 0
+            return
+        for param in self.model.parameters():
+            param.grad = None  # optimizers skip parameters without a gradient: the step is not applied
+        self._count_nonfinite("gradients")
+
+    def _grad_clipping(self, grad_clip, optimizer, scaler):
+        # fp16 path: GradScaler already skips a step with inf/NaN gradients; we count it and watch the streak
+        grad_norm = super()._grad_clipping(grad_clip=grad_clip, optimizer=optimizer, scaler=scaler)
+        if torch.isfinite(torch.as_tensor(grad_norm)).all():
+            self.nonfinite_streak = 0
+        else:
+            self._count_nonfinite("fp16 gradients")
+        return grad_norm
+
+    def _count_nonfinite(self, what: str):
+        self.nonfinite_total += 1
+        self.nonfinite_streak += 1
+        log.warning("шаг %d пропущен: %s не конечны (NaN/Inf), всего пропущено %d",
+                    self.total_steps_done, what, self.nonfinite_total)
+        self.dashboard_logger.add_scalar("TrainIterStats/nonfinite_steps", self.nonfinite_total, self.total_steps_done)
+        if self.nonfinite_streak >= NONFINITE_STREAK_LIMIT:
+            self.nonfinite_streak = 0
+            self._back_off()
+
+    def _back_off(self):
+        if self.config.mixed_precision:
+            self.config.mixed_precision = False
+            self.use_amp_scaler = False
+            self.scaler = None
+            log.warning("%d шага подряд с NaN/Inf: fp16 выключен, обучение продолжается в fp32", NONFINITE_STREAK_LIMIT)
+            return
+        for optimizer, scheduler in zip(self.optimizer, self.scheduler):
+            for group in optimizer.param_groups:
+                group["lr"] *= 0.5
+            if scheduler is not None:
+                scheduler.base_lrs = [lr * 0.5 for lr in scheduler.base_lrs]
+        self.config.lr *= 0.5
+        log.warning("%d шага подряд с NaN/Inf: скорость обучения снижена вдвое (lr=%g)", NONFINITE_STREAK_LIMIT,
+                    self.config.lr)
+
+    # --- checkpoints are only written with finite weights -------------------------------------------
+    def save_checkpoint(self):
+        if _params_finite(self.model):
+            super().save_checkpoint()
+        else:
+            log.error("веса содержат NaN/Inf: чекпойнт НЕ записан (шаг %d)", self.total_steps_done)
+
+    def save_best_model(self):
+        if _params_finite(self.model):
+            super().save_best_model()
+        else:
+            log.error("веса содержат NaN/Inf: best_model НЕ обновлён (шаг %d)", self.total_steps_done)
+
+    # --- history for the health checks, limits --------------------------------------------------------
+    def train_step(self, batch, batch_n_steps, step, loader_start_time):
+        outputs, loss_dict = super().train_step(batch, batch_n_steps, step, loader_start_time)
+        for key, value in (loss_dict or {}).items():
+            if isinstance(value, float | int) and key not in ("step_time", "loader_time"):
+                self.history.setdefault(key, []).append((self.total_steps_done, float(value)))
+        if self.limits.health_every and self.total_steps_done % self.limits.health_every == 0:
+            self._health_check()
+        if self.limits.max_steps is not None and self.total_steps_done >= self.limits.max_steps:
+            raise _StopTraining(f"достигнут предел шагов ({self.limits.max_steps})")
+        minutes = (time.monotonic() - self._started) / 60
+        if self.limits.max_minutes is not None and minutes >= self.limits.max_minutes:
+            raise _StopTraining(f"достигнут предел времени ({self.limits.max_minutes:g} мин)")
+        return outputs, loss_dict
+
+    def _health_check(self):
+        try:
+            from rutts.health import check_history
+        except ImportError:
+            return
+        for finding in check_history(self.history, steps_per_epoch=len(self.train_loader or []) or None):
+            if finding.level != "ok":
+                log.warning("проверка обучения: %s", finding.message)
+
+    # --- how the run ends ---------------------------------------------------------------------------
+    def fit(self):
+        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        self._started = time.monotonic()
+        try:
+            self._fit()
+            self.stop_reason = "все эпохи пройдены"
+        except _StopTraining as reason:
+            self.stop_reason = str(reason)
+            if self.config.run_eval:
+                self.eval_epoch()
+            self.save_best_model()
+            self.save_checkpoint()
+        except KeyboardInterrupt:
+            self.stop_reason = "прервано (Ctrl-C или SIGTERM)"
+            log.warning("обучение прервано: сохраняю чекпойнт (шаг %d)...", self.total_steps_done)
+            self.save_checkpoint()
+            raise
+        except BaseException:
+            # Log the real error first; the run folder (logs, checkpoints) is kept for diagnosis and resuming.
+            log.exception("обучение упало на шаге %d; папка прогона сохранена: %s", self.total_steps_done,
+                          self.output_path)
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self.dashboard_logger.finish()
+
+
+def _raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def best_checkpoint(run_dir: str | Path) -> Path | None:
+    """best_model.pth if the run has one, else its newest checkpoint."""
+    run_dir = Path(run_dir)
+    if (run_dir / "best_model.pth").is_file():
+        return run_dir / "best_model.pth"
+    checkpoints = sorted(run_dir.glob("checkpoint_*.pth"), key=lambda p: int(p.stem.split("_")[-1]))
+    return checkpoints[-1] if checkpoints else None
+
+
+def configure_device(config) -> str:
+    """CUDA with fp16 when there is a GPU, otherwise CPU in fp32 (fp16 autocast does not help on CPU)."""
+    if torch.cuda.is_available():
+        return "cuda"
+    if config.mixed_precision:
+        config.mixed_precision = False
+    return "cpu"
+
+
+def build_trainer(config, *, continue_path=None, restore_path=None, output_path=None, limits=None, model=None,
+                  trainer_args: dict | None = None) -> GuardedTrainer:
+    """Samples, model and trainer, ready for `.fit()`."""
+    from TTS.tts.models.glow_tts import GlowTTS
+
+    if continue_path:
+        run_config = Path(continue_path) / "config.json"
+        if not run_config.is_file():
+            raise TrainingSetupError(f"В {continue_path} нет config.json: это не папка прогона")
+        if best_checkpoint(continue_path) is None:
+            raise TrainingSetupError(f"В {continue_path} нет чекпойнтов: продолжать нечего")
+        config = load_config(run_config)
+        configure_device(config)
+    if restore_path and not Path(restore_path).is_file():
+        raise TrainingSetupError(f"Чекпойнт для дообучения не найден: {restore_path}")
+    train, evaluation = load_samples(config)
+    if model is None:
+        model = GlowTTS(config)
+    args = TrainerArgs(continue_path=str(continue_path or ""), restore_path=str(restore_path or ""),
+                       **(trainer_args or {}))
+    return GuardedTrainer(args, config, output_path or config.output_path, model=model, train_samples=train,
+                          eval_samples=evaluation, parse_command_line_args=False, limits=limits)

@@ -1,0 +1,270 @@
+"""check_sample_rate.py on small real corpora: bad input, exit codes, the report, the split and its cache."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+import check_sample_rate
+from rutts.text import CHARACTERS, PUNCTUATIONS
+
+RATE = 22050
+TEXTS = ["Тише едешь, дальше будешь.", "Урок 3: работа с таблицами.", "Откройте Excel и создайте файл.",
+         "Делу время, потехе час.", "Утро вечера мудренее!"]
+
+
+def tone(seconds=1.0, rate=RATE, amplitude=0.3, channels=1):
+    t = np.arange(int(seconds * rate)) / rate
+    x = amplitude * np.sin(2 * np.pi * 220 * t)
+    return np.stack([x] * channels, axis=1) if channels > 1 else x
+
+
+def make_corpus(root, count=10, metadata="metadata_RUSLAN_22200.csv"):
+    (root / "RUSLAN").mkdir(parents=True)
+    lines = []
+    for number in range(count):
+        utt = f"{number:06d}_RUSLAN"
+        sf.write(root / "RUSLAN" / f"{utt}.wav", tone(), RATE, subtype="PCM_16")
+        lines.append(f"{utt}|{TEXTS[number % len(TEXTS)]}")
+    (root / metadata).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return root
+
+
+def write_config(path, corpus=None, **changes):
+    config = {
+        "audio": {"sample_rate": RATE},
+        "characters": {"characters": CHARACTERS, "punctuations": PUNCTUATIONS},
+        "min_audio_len": RATE // 2,
+        "max_audio_len": 12 * RATE,
+        "datasets": [{"formatter": "ruslan", "path": str(corpus or "data/none"),
+                      "meta_file_train": "metadata_train.csv", "meta_file_val": "metadata_val.csv"}],
+    }
+    config.update(changes)
+    path.write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    return make_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture
+def config(tmp_path):
+    return write_config(tmp_path / "config.json")
+
+
+def run(corpus, config, *extra):
+    return check_sample_rate.main([str(corpus), "--config", str(config), "--no-stress", *extra])
+
+
+def json_report(corpus, config, capsys, *extra):
+    code = run(corpus, config, "--json", *extra)
+    report = json.loads(capsys.readouterr().out)
+    assert report["exit_code"] == code
+    return report
+
+
+def codes(report):
+    return {(issue["id"], issue["code"]) for issue in report["issues"]}
+
+
+def test_clean_corpus_passes_and_writes_a_disjoint_split(corpus, config, capsys):
+    assert run(corpus, config) == 0
+    out = capsys.readouterr().out
+    assert "ошибок 0" in out and "Дальше: python train_glowtts.py" in out and f"--data {corpus}" in out
+    train = (corpus / "metadata_train.csv").read_text(encoding="utf-8").splitlines()
+    val = (corpus / "metadata_val.csv").read_text(encoding="utf-8").splitlines()
+    assert len(train) == 9 and len(val) == 1
+    assert not {line.split("|")[0] for line in train} & {line.split("|")[0] for line in val}
+    assert "000001_RUSLAN|урок три: работа с таблицами." in train + val
+
+
+def test_crlf_and_bom_metadata_is_accepted(corpus, config):
+    meta = corpus / "metadata_RUSLAN_22200.csv"
+    meta.write_bytes(b"\xef\xbb\xbf" + meta.read_text(encoding="utf-8").replace("\n", "\r\n").encode("utf-8"))
+    assert run(corpus, config) == 0
+    assert (corpus / "metadata_train.csv").read_bytes().count(b"\r") == 0
+
+
+@pytest.mark.parametrize(
+    "spoil, expected",
+    [
+        (lambda c: c.rename(c.parent / "absent"), "папка корпуса не найдена"),
+        (lambda c: (c / "metadata_RUSLAN_22200.csv").write_bytes(b""), "файл разметки пуст"),
+        (lambda c: (c / "metadata_RUSLAN_22200.csv").write_text("000000_RUSLAN Привет\n", encoding="utf-8"),
+         "строка 1: нет разделителя «|»"),
+        (lambda c: (c / "metadata_RUSLAN_22200.csv").write_bytes("000000_RUSLAN|Привет\n".encode("cp1251")),
+         "строка 1: байт 0xcf не UTF-8"),
+        (lambda c: (c / "RUSLAN").rename(c / "wavs"), "нет подпапки RUSLAN"),
+    ],
+)
+def test_unreadable_corpus_is_one_line_error_exit_2(corpus, config, capsys, spoil, expected):
+    spoil(corpus)
+    assert run(corpus, config) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("Ошибка: ") and expected in captured.err and captured.err.count("\n") == 1
+    assert not (corpus / "metadata_train.csv").exists()
+
+
+def spoil_files(corpus):
+    wavs = corpus / "RUSLAN"
+    (wavs / "000000_RUSLAN.wav").unlink()
+    (wavs / "000001_RUSLAN.wav").write_bytes(b"RIFF\x00\x00 junk that is not a wave file")
+    (wavs / "000002_RUSLAN.wav").write_bytes(b"")
+    sf.write(wavs / "000003_RUSLAN.wav", tone(channels=2), RATE, subtype="PCM_16")
+    sf.write(wavs / "000004_RUSLAN.wav", tone(), RATE, subtype="PCM_U8")
+    sf.write(wavs / "000005_RUSLAN.wav", tone(rate=44100), 44100, subtype="PCM_16")
+
+
+def test_bad_files_are_errors_left_out_of_the_split_and_nothing_is_lost(corpus, config, capsys):
+    spoil_files(corpus)
+    before = {p.name: p.read_bytes() for p in corpus.rglob("*") if p.is_file()}
+    report = json_report(corpus, config, capsys)
+    assert report["exit_code"] == 1
+    assert {
+        ("000000_RUSLAN", "missing_wav"),
+        ("000001_RUSLAN", "corrupt_wav"),
+        ("000002_RUSLAN", "empty_wav"),
+        ("000003_RUSLAN", "channels"),
+        ("000004_RUSLAN", "subtype"),
+        ("000005_RUSLAN", "sample_rate"),
+    } <= codes(report)
+    assert {i["severity"] for i in report["issues"] if i["id"] < "000006"} == {"error"}
+    written = (corpus / "metadata_train.csv").read_text() + (corpus / "metadata_val.csv").read_text()
+    assert sorted(line.split("|")[0] for line in written.splitlines()) == [f"{n:06d}_RUSLAN" for n in range(6, 10)]
+    after = {p.name: p.read_bytes() for p in corpus.rglob("*") if p.is_file()}
+    assert all(after[name] == data for name, data in before.items())
+
+
+def test_the_screen_report_groups_errors_with_a_fix(corpus, config, capsys):
+    spoil_files(corpus)
+    assert run(corpus, config) == 1
+    out = capsys.readouterr().out
+    assert "ОШИБКА    нет wav-файла" in out and "000000_RUSLAN: RUSLAN/000000_RUSLAN.wav" in out
+    assert "000005_RUSLAN: 44100 Гц" in out and "пересэмплируйте в 22050 Гц" in out
+    assert "000002_RUSLAN: 0 байт" in out and "000004_RUSLAN: PCM_U8" in out
+    assert "Фразы с ошибками в разбиение не вошли" in out and "Разбиение: обучение " in out
+
+
+def test_all_files_at_the_wrong_rate_write_no_split(tmp_path, config, capsys):
+    corpus = tmp_path / "raw"
+    make_corpus(corpus, count=3)
+    for wav in (corpus / "RUSLAN").iterdir():
+        sf.write(wav, tone(rate=44100), 44100, subtype="PCM_16")
+    assert run(corpus, config) == 1
+    assert "Разбиение не записано" in capsys.readouterr().out
+    assert not (corpus / "metadata_train.csv").exists()
+
+
+def test_empty_and_unencodable_text_and_orphan_wavs(corpus, tmp_path, capsys):
+    config = write_config(tmp_path / "no_exclamation.json",
+                          characters={"characters": CHARACTERS, "punctuations": PUNCTUATIONS.replace("!", "")})
+    meta = corpus / "metadata_RUSLAN_22200.csv"
+    lines = meta.read_text(encoding="utf-8").splitlines()
+    lines[0] = "000000_RUSLAN|"
+    lines[1] = "000001_RUSLAN|😀 ☺"
+    meta.write_text("\n".join(lines[:-1]) + "\n", encoding="utf-8")  # 000009 now has no line
+    report = json_report(corpus, config, capsys)
+    assert report["exit_code"] == 1
+    found = codes(report)
+    assert {("000000_RUSLAN", "empty_text"), ("000001_RUSLAN", "text_error"), ("000004_RUSLAN", "unencodable"),
+            ("000009_RUSLAN", "orphan_wav")} <= found
+    detail = next(i["detail"] for i in report["issues"] if i["code"] == "unencodable")
+    assert detail == "«!»"
+    assert run(corpus, config) == 1
+    out = capsys.readouterr().out
+    assert "«!» (U+0021): 1 фраз, напр. 000004_RUSLAN" in out
+
+
+def test_warnings_alone_exit_0_and_stay_in_the_split(corpus, tmp_path, capsys):
+    config = write_config(tmp_path / "config.json", max_audio_len=4 * RATE)
+    wavs = corpus / "RUSLAN"
+    sf.write(wavs / "000000_RUSLAN.wav", np.clip(10 * tone(), -1, 1), RATE, subtype="PCM_16")
+    sf.write(wavs / "000001_RUSLAN.wav", tone(amplitude=1e-4), RATE, subtype="PCM_16")
+    sf.write(wavs / "000002_RUSLAN.wav", np.concatenate([tone(), np.zeros(int(1.5 * RATE))]), RATE, subtype="PCM_16")
+    sf.write(wavs / "000003_RUSLAN.wav", tone(seconds=0.3), RATE, subtype="PCM_16")
+    sf.write(wavs / "000004_RUSLAN.wav", tone(seconds=5.0), RATE, subtype="PCM_16")
+    sf.write(wavs / "extra.wav", tone(), RATE, subtype="PCM_16")
+    report = json_report(corpus, config, capsys)
+    assert report["exit_code"] == 0 and report["errors"] == 0
+    assert codes(report) == {("000000_RUSLAN", "clipping"), ("000001_RUSLAN", "quiet"),
+                             ("000002_RUSLAN", "long_silence"), ("000003_RUSLAN", "too_short"),
+                             ("000004_RUSLAN", "too_long"), ("extra", "orphan_wav")}
+    assert report["split"]["train_count"] + report["split"]["val_count"] == 10
+    quick = json_report(corpus, config, capsys, "--quick")
+    assert codes(quick) == {("000003_RUSLAN", "too_short"), ("000004_RUSLAN", "too_long"), ("extra", "orphan_wav")}
+
+
+def test_texts_outside_the_config_text_limits_are_warnings(corpus, tmp_path, capsys):
+    config = write_config(tmp_path / "config.json", min_text_len=23, max_text_len=30)
+    report = json_report(corpus, config, capsys)
+    assert report["exit_code"] == 0
+    assert codes(report) == {("000002_RUSLAN", "text_too_long"), ("000007_RUSLAN", "text_too_long"),
+                             ("000004_RUSLAN", "text_too_short"), ("000009_RUSLAN", "text_too_short")}
+
+
+def test_json_to_a_file_and_the_cache_on_the_second_run(corpus, config, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    assert run(corpus, config, "--json", str(out)) == 0
+    first = json.loads(out.read_text(encoding="utf-8"))
+    assert first["texts_processed_now"] == len(TEXTS)
+    assert "Итог: ошибок 0" in capsys.readouterr().out
+    assert run(corpus, config, "--json", str(out)) == 0
+    second = json.loads(out.read_text(encoding="utf-8"))
+    assert second["texts_processed_now"] == 0 and second["split"] == first["split"]
+
+
+def test_default_root_comes_from_the_config(corpus, tmp_path, capsys):
+    config = write_config(tmp_path / "config.json", corpus=corpus)
+    assert check_sample_rate.main(["--config", str(config), "--no-stress"]) == 0
+    out = capsys.readouterr().out
+    assert f"Корпус {corpus}" in out and "--data" not in out
+
+
+def test_the_split_file_is_never_taken_as_input(corpus, config, capsys):
+    assert run(corpus, config) == 0
+    capsys.readouterr()
+    assert run(corpus, config, "--metadata", str(corpus / "metadata_train.csv")) == 2
+    assert "разбиение, которое пишет эта проверка" in capsys.readouterr().err
+
+
+def test_missing_lexicon_config_and_report_folder_are_one_line_errors(corpus, config, tmp_path, capsys):
+    assert run(corpus, config, "--lexicon", str(tmp_path / "nope.txt")) == 2
+    assert "Файл словаря не найден" in capsys.readouterr().err
+    assert run(corpus, tmp_path / "nope.json") == 2
+    assert "конфиг не найден" in capsys.readouterr().err
+    assert run(corpus, config, "--json", str(tmp_path / "no" / "report.json")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Ошибка: ") and "report.json" in err and err.count("\n") == 1
+
+
+def test_stress_runs_once_per_text_then_comes_from_the_cache(corpus, config, capsys):
+    assert check_sample_rate.main([str(corpus), "--config", str(config), "--quick", "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["texts_processed_now"] == len(TEXTS) and first["frontend"].startswith("v1-stress1")
+    assert "+" in (corpus / "metadata_train.csv").read_text(encoding="utf-8")
+    assert check_sample_rate.main([str(corpus), "--config", str(config), "--quick", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["texts_processed_now"] == 0
+
+
+def test_coqui_reads_the_split_and_its_tokenizer_knows_every_character(corpus, capsys):
+    """The split goes through the project's config.json as training reads it: the ruslan formatter, the text
+    cleaner and the tokenizer built from the config's alphabet, which would drop unknown characters silently."""
+    from TTS.config import load_config
+    from TTS.tts.datasets import load_tts_samples
+    from TTS.tts.utils.text.tokenizer import TTSTokenizer
+
+    project_config = Path(check_sample_rate.__file__).with_name("config.json")
+    assert check_sample_rate.main([str(corpus), "--config", str(project_config), "--no-stress"]) == 0
+    config = load_config(str(project_config))
+    config.datasets[0].path = str(corpus)
+    train, val = load_tts_samples(config, eval_split=True)
+    assert len(train) + len(val) == 10 and len(val) == 1
+    tokenizer, config = TTSTokenizer.init_from_config(config)
+    for sample in train + val:
+        cleaned = tokenizer.text_cleaner(sample["text"])
+        assert cleaned and set(cleaned) <= set(tokenizer.characters.vocab), cleaned
+        assert Path(sample["audio_file"]).is_file()

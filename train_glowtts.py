@@ -1,0 +1,92 @@
+"""Train GlowTTS on a RUSLAN-layout corpus with Coqui's Trainer.
+
+    python train_glowtts.py                                   # config.json, GPU + fp16 when there is one
+    python train_glowtts.py --preset cpu --data data/demo_22k --max-minutes 30
+    python train_glowtts.py --continue-path outputs/<run>     # resume after a crash, Ctrl-C or SIGTERM
+    python train_glowtts.py --restore-path other/best_model.pth   # fine-tune from another checkpoint
+    python train_glowtts.py --coqpit.batch_size=16 --coqpit.lr=5e-4  # any config field
+
+Multi-GPU (torch DDP, through the trainer's own launcher):
+    python -m trainer.distribute --script train_glowtts.py --gpus "0,1" -- --preset gpu8gb
+"""
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from rutts.training import (
+    Limits,
+    TrainingSetupError,
+    available_presets,
+    best_checkpoint,
+    build_trainer,
+    configure_device,
+    load_config,
+)
+
+log = logging.getLogger("train_glowtts")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Обучение GlowTTS на корпусе в раскладке RUSLAN.")
+    parser.add_argument("--config", default="config.json", help="конфиг Coqui GlowTTS (по умолчанию config.json)")
+    parser.add_argument("--preset", choices=available_presets(), help="набор настроек поверх конфига")
+    parser.add_argument("--data", help="папка корпуса (заменяет datasets[0].path конфига)")
+    parser.add_argument("--continue-path", "--continue_path", default="", help="продолжить прогон из этой папки")
+    parser.add_argument("--restore-path", "--restore_path", default="", help="дообучить с этого чекпойнта")
+    parser.add_argument("--output-path", help="куда писать прогоны (по умолчанию outputs/)")
+    parser.add_argument("--max-steps", type=int, help="остановиться после стольких шагов (с чекпойнтом)")
+    parser.add_argument("--max-minutes", type=float, help="остановиться через столько минут (с чекпойнтом)")
+    parser.add_argument("--health-every", type=int, default=200, help="проверять кривые каждые N шагов (0 — нет)")
+    # Passed by `python -m trainer.distribute` to each DDP process.
+    parser.add_argument("--rank", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--group_id", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--use_ddp", default="false", help=argparse.SUPPRESS)
+    args, rest = parser.parse_known_args(argv)
+    unknown = [a for a in rest if a.startswith("-") and not a.startswith("--coqpit.")]
+    if unknown:
+        parser.error(f"неизвестные аргументы: {' '.join(unknown)} (поля конфига задаются как --coqpit.поле=значение)")
+    return args, rest
+
+
+def main(argv=None) -> int:
+    args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        config = load_config(args.config, args.preset, overrides)
+        if args.data:
+            config.datasets[0].path = args.data
+        device = configure_device(config)
+        if device == "cpu" and args.preset != "cpu" and not args.continue_path:
+            log.warning("GPU не найден: обучение на CPU будет очень медленным. Для пробы возьмите --preset cpu")
+        trainer = build_trainer(
+            config,
+            continue_path=args.continue_path or None,
+            restore_path=args.restore_path or None,
+            output_path=args.output_path,
+            limits=Limits(args.max_steps, args.max_minutes, args.health_every),
+            trainer_args={"rank": args.rank, "group_id": args.group_id, "use_ddp": args.use_ddp == "true"},
+        )
+    except TrainingSetupError as error:
+        print(f"Ошибка: {error}", file=sys.stderr)
+        return 2
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        print(f"\nОбучение прервано, чекпойнт сохранён. Продолжить:\n"
+              f"  python train_glowtts.py --continue-path {trainer.output_path}", file=sys.stderr)
+        return 130
+    except Exception as error:  # the traceback is already in the log and in <run>/trainer_0_log.txt
+        print(f"Обучение упало: {error}. Папка прогона сохранена: {trainer.output_path}", file=sys.stderr)
+        return 1
+    best = best_checkpoint(trainer.output_path)
+    print(f"\nГотово ({trainer.stop_reason}), шагов: {trainer.total_steps_done}, пропущено NaN/Inf: "
+          f"{trainer.nonfinite_total}")
+    print(f"Лучший чекпойнт: {best}")
+    print(f"Дальше: python inference.py -m {trainer.output_path} --text \"Привет! Это мой голос.\" -o outputs/hello.wav")
+    print(f"Графики и проверка: python view_tensorboard.py {trainer.output_path} --report")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
