@@ -7,7 +7,7 @@
     python train_glowtts.py --coqpit.batch_size=16 --coqpit.lr=5e-4  # any config field
 
 Multi-GPU (torch DDP, through the trainer's own launcher):
-    python -m trainer.distribute --script train_glowtts.py --gpus "0,1" -- --preset gpu8gb
+    python -m trainer.distribute --script train_glowtts.py --gpus "0,1" --preset gpu8gb
 """
 import argparse
 import logging

@@ -271,6 +271,29 @@ class Meter:
         )
 
 
+# ---------------------------------------------------------------- a model's validation sentences
+
+
+def synthesize_validation(voice, corpus: Path, out_dir: Path, limit: int | None = None) -> list[tuple[Path, str]]:
+    """Speak the corpus's held-out sentences (`metadata_val.csv`) from their original text, as a user would
+    write them; returns (wav, what the model should have said) pairs for `Meter.score`."""
+    from rutts.audio import write_wav
+    from rutts.dataset import VAL_FILE, find_metadata, read_metadata
+
+    corpus = Path(corpus)
+    if not (corpus / VAL_FILE).is_file():
+        raise IntelligibilityError(f"нет {corpus / VAL_FILE}: сначала python check_sample_rate.py {corpus}")
+    written = dict(read_metadata(find_metadata(corpus)))
+    expected = read_metadata(corpus / VAL_FILE)[:limit]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    for utt, spoken in expected:
+        wav = out_dir / f"{utt}.wav"
+        write_wav(wav, voice.synthesize(written.get(utt, spoken)), voice.sample_rate)
+        pairs.append((wav, spoken))
+    return pairs
+
+
 # ---------------------------------------------------------------- command line
 
 
@@ -322,20 +345,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Разборчивость синтезированной речи: Whisper-base распознаёт wav-файлы офлайн, "
         "CER/WER считаются против текста из метаданных.",
     )
-    parser.add_argument("--wavs", type=Path, required=True, help="папка с <id>.wav")
-    parser.add_argument("--meta", type=Path, required=True, help="файл строк id|текст, например metadata_val.csv")
+    parser.add_argument("--wavs", type=Path, required=True, help="папка с <id>.wav (с --model: куда их синтезировать)")
+    parser.add_argument("--meta", type=Path, help="файл строк id|текст, например metadata_val.csv")
+    parser.add_argument("--model", type=Path, help="папка прогона: сначала синтезировать ею проверочные фразы --corpus")
+    parser.add_argument("--corpus", type=Path, help="корпус с metadata_val.csv (вместе с --model)")
+    parser.add_argument("--limit", type=int, help="не больше стольких фраз (с --model)")
     parser.add_argument("--json", type=Path, help="сохранить итог и строки по файлам в JSON")
     parser.add_argument("--threads", type=int, default=2, help="потоки CPU для Whisper (по умолчанию 2)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if args.model is not None:
+            if args.corpus is None:
+                raise IntelligibilityError("--model требует --corpus (корпус с metadata_val.csv)")
+            from rutts.synth import Voice, VoiceError
+
+            try:
+                voice = Voice.load(args.model)
+            except VoiceError as exc:
+                raise IntelligibilityError(str(exc)) from None
+            synthesized = synthesize_validation(voice, args.corpus, args.wavs, args.limit)
+        elif args.meta is None:
+            raise IntelligibilityError("нужен --meta (или --model и --corpus)")
         if not args.wavs.is_dir():
             raise IntelligibilityError(f"нет папки {args.wavs}")
         if args.threads < 1:
             raise IntelligibilityError("--threads должно быть не меньше 1")
         if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
             raise IntelligibilityError(f"не получится записать {args.json}: это папка или нет папки для него")
-        pairs = read_pairs(args.wavs, args.meta)
+        pairs = synthesized if args.model is not None else read_pairs(args.wavs, args.meta)
         meter = Meter(threads=args.threads)
         report = meter.score(pairs, on_row=_print_row)
         if args.json is not None:

@@ -26,8 +26,16 @@ DEFAULT_LEXICON = Path(__file__).with_name("lexicon_default.txt")
 # Characters that carry no sound and are dropped silently (unlike emoji or CJK, which get a warning).
 _SILENT = "«»\"“”„'’`*_#~^|/\\[]{}<>©®™•·"
 _PAUSE = {"—": ",", "–": ",", "(": ",", ")": ",", "…": "."}
+# Rules ahead of ru-normalizr for what it reads wrong in course scripts (see tests/test_text.py):
+# "Python 3.12", "версия 2.0": a version is read with "точка", not as a decimal fraction;
 _VERSION_NUMBER = re.compile(r"(?i)\b(верси\w*|python|питон|v)\s*(\d+(?:\.\d+)+)\b")
-_DOTTED_NUMBER = re.compile(r"\b\d+(?:\.\d+){2,}\b")  # 1.2.3: a version, not a decimal or a date
+# "в 19:00", "до 18:30": written as "19 ч. 30 мин." the library puts hours and minutes in the right case;
+_CLOCK_TIME = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
+# "в уроке 7", "на стр. 15": a number that labels something is read as is ("семь"), not inflected.
+_LABEL_NUMBER = re.compile(
+    r"(?i)\b(урок\w*|глав\w*|страниц\w*|раздел\w*|пункт\w*|модул\w*|лекци\w*|задани\w*|"
+    r"упражнени\w*|шаг\w*|слайд\w*|пример\w*|вариант\w*)\s+(\d+)\b(?![.,]\d)"
+)
 
 
 class TextError(ValueError):
@@ -85,9 +93,12 @@ def _hand_stress(text: str) -> str:
     return unicodedata.normalize("NFC", text.replace("\u0301", ""))
 
 
-def _speak_versions(text: str) -> str:
+def _course_rules(text: str) -> str:
+    from num2words import num2words
+
     text = _VERSION_NUMBER.sub(lambda m: f"{m.group(1)} {m.group(2).replace('.', ' точка ')}", text)
-    return _DOTTED_NUMBER.sub(lambda m: m.group(0).replace(".", " точка "), text)
+    text = _CLOCK_TIME.sub(lambda m: f"{m.group(1)} ч." + ("" if m.group(2) == "00" else f" {m.group(2)} мин."), text)
+    return _LABEL_NUMBER.sub(lambda m: f"{m.group(1)} {num2words(int(m.group(2)), lang='ru')}", text)
 
 
 class _Normalizer:
@@ -117,7 +128,7 @@ def normalize(text: str, lexicon: Lexicon | None = None) -> str:
     if lexicon is None:
         lexicon = Lexicon(read_lexicon(DEFAULT_LEXICON))
     text = unicodedata.normalize("NFC", _hand_stress(text))
-    text = lexicon.apply(_speak_versions(text))
+    text = lexicon.apply(_course_rules(text))
     return re.sub(r"\s+", " ", _normalize_words(text)).strip()
 
 

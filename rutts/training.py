@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 NONFINITE_STREAK_LIMIT = 3
+# What the in-training health checks look at (a long run would otherwise keep every logged value).
+HEALTH_KEYS = ("loss", "log_mle", "loss_dur", "current_lr", "grad_norm", "amp_scaler", "nonfinite_steps",
+               "batch_frames")
 
 
 class TrainingSetupError(RuntimeError):
@@ -238,9 +241,9 @@ class GuardedTrainer(Trainer):
     # --- history for the health checks, limits --------------------------------------------------------
     def train_step(self, batch, batch_n_steps, step, loader_start_time):
         outputs, loss_dict = super().train_step(batch, batch_n_steps, step, loader_start_time)
-        for key, value in (loss_dict or {}).items():
-            if isinstance(value, float | int) and key not in ("step_time", "loader_time"):
-                self.history.setdefault(key, []).append((self.total_steps_done, float(value)))
+        for key in HEALTH_KEYS:
+            if loss_dict and key in loss_dict:  # grad_norm arrives as a 0-d tensor
+                self.history.setdefault(key, []).append((self.total_steps_done, float(loss_dict[key])))
         if self.limits.health_every and self.total_steps_done % self.limits.health_every == 0:
             self._health_check()
         if self.limits.max_steps is not None and self.total_steps_done >= self.limits.max_steps:
@@ -250,11 +253,15 @@ class GuardedTrainer(Trainer):
             raise _StopTraining(f"достигнут предел времени ({self.limits.max_minutes:g} мин)")
         return outputs, loss_dict
 
+    def eval_epoch(self):
+        super().eval_epoch()
+        if self.keep_avg_eval is not None and "avg_loss" in self.keep_avg_eval.avg_values:
+            point = (self.total_steps_done, float(self.keep_avg_eval.avg_values["avg_loss"]))
+            self.history.setdefault("EvalStats/avg_loss", []).append(point)
+
     def _health_check(self):
-        try:
-            from rutts.health import check_history
-        except ImportError:
-            return
+        from rutts.health import check_history
+
         for finding in check_history(self.history, steps_per_epoch=len(self.train_loader or []) or None):
             if finding.level != "ok":
                 log.warning("проверка обучения: %s", finding.message)

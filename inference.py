@@ -1,0 +1,278 @@
+"""Read Russian text aloud with a trained GlowTTS: a phrase, a file, or a whole lesson with subtitles.
+
+    .venv/bin/python inference.py -m outputs/<run> --text "Привет! Это мой голос." -o outputs/hello.wav
+    .venv/bin/python inference.py -m outputs/<run> -i lesson.md --course -o outputs/lesson1
+    echo "Текст из другой программы." | .venv/bin/python inference.py -m outputs/<run> -o outputs/text.ogg
+
+-m takes a run folder (its best or latest checkpoint and its config.json) or a checkpoint with --config.
+-o picks the format by extension: .wav, .ogg (Opus, 48 kHz) or .mp3. --course writes into the -o folder one WAV per
+paragraph (<name>_001.wav, ...), the whole lesson (<name>.wav) and its subtitles (<name>.srt), <name> being the
+input file's name. Paragraphs are separated by blank lines; Markdown headings start a new one, markup is dropped.
+"""
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import sys
+import tempfile
+import time
+import warnings
+from itertools import groupby
+from operator import attrgetter
+from pathlib import Path
+
+import numpy as np
+
+from rutts.audio import WRITERS, AudioError, atomic_output, write_audio
+from rutts.text import TextError
+
+PROGRESS_FROM_CHARS = 500  # shorter texts finish before a progress bar would help
+
+
+def os_reason(error: OSError) -> str:
+    reasons = {
+        errno.ENOENT: "такого пути нет",
+        errno.ENOTDIR: "часть пути — файл, а не папка",
+        errno.EEXIST: "это файл, а не папка",
+        errno.EACCES: "нет прав на запись",
+        errno.EPERM: "нет прав на запись",
+        errno.EROFS: "диск только для чтения",
+        errno.ENOSPC: "нет места на диске",
+    }
+    return reasons.get(error.errno, error.strerror or str(error))
+
+
+def positive(value: str) -> float:
+    number = float(value)
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"нужно число больше нуля, получено {value}")
+    return number
+
+
+def non_negative(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"нужно неотрицательное число, получено {value}")
+    return number
+
+
+def momentum(value: str) -> float:
+    number = float(value)
+    if not 0 <= number < 1:
+        raise argparse.ArgumentTypeError(f"момент Гриффина-Лима должен быть в [0, 1), получено {value}")
+    return number
+
+
+def parse_args(argv):
+    from rutts.synth import SynthesisConfig as D
+
+    p = argparse.ArgumentParser(
+        description="Озвучить русский текст обученной моделью GlowTTS.",
+        epilog="Пример: python inference.py -m outputs/<запуск> -i урок.md --course -o outputs/урок1",
+    )
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--text", help="текст для озвучивания")
+    source.add_argument("-i", "--input-file", "--input_file", type=Path, help="текстовый или Markdown-файл (UTF-8)")
+    p.add_argument("-m", "--model", required=True, type=Path, help="папка запуска или чекпоинт .pth")
+    p.add_argument("--config", type=Path, help="config.json модели (по умолчанию лежащий рядом с чекпоинтом)")
+    p.add_argument("--vocoder", help="чекпоинт вокодера Coqui или имя из списка Coqui (vocoder_models/...)")
+    p.add_argument("--vocoder-config", "--vocoder_config", type=Path, help="config.json вокодера")
+    p.add_argument("--lexicon", type=Path, help="словарь произношений (по умолчанию lexicon.txt, если он есть)")
+    p.add_argument("--no-stress", action="store_true", help="без автоматических ударений (если так обучали)")
+    p.add_argument("-o", "--output", "--output-file", type=Path,
+                   help="файл .wav/.ogg/.mp3, а с --course — папка (по умолчанию outputs/speech.wav или outputs/<имя>)")
+    p.add_argument("--course", action="store_true", help="урок: wav на каждый абзац + весь урок + субтитры .srt")
+    p.add_argument("--srt", action="store_true", help="без --course: ещё и субтитры рядом с выходным файлом")
+    speed = p.add_mutually_exclusive_group()
+    speed.add_argument("--length-scale", "--length_scale", type=positive, default=D.length_scale,
+                       help="длительность звуков: >1 медленнее, <1 быстрее (по умолчанию %(default)s)")
+    speed.add_argument("--speed", type=positive, help="скорость речи, 1.5 = в полтора раза быстрее (= 1/length-scale)")
+    p.add_argument("--noise-scale", "--noise_scale", type=non_negative, default=D.noise_scale,
+                   help="живость интонации, 0 = всегда одинаково (по умолчанию %(default)s)")
+    p.add_argument("--sentence-silence", "--sentence_silence", type=non_negative, default=D.sentence_silence,
+                   help="пауза после предложения, с (по умолчанию %(default)s)")
+    p.add_argument("--paragraph-silence", "--paragraph_silence", type=non_negative, default=D.paragraph_silence,
+                   help="пауза между абзацами, с (по умолчанию %(default)s)")
+    p.add_argument("--gl-iters", "--gl_iters", type=int, default=D.gl_iters,
+                   help="итерации Гриффина-Лима (по умолчанию %(default)s)")
+    p.add_argument("--gl-momentum", "--gl_momentum", type=momentum, default=D.gl_momentum,
+                   help="момент быстрого Гриффина-Лима (по умолчанию %(default)s)")
+    p.add_argument("--seed", type=int, default=D.seed, help="зерно случайности: тот же текст — тот же звук")
+    p.add_argument("--loudness-lufs", type=float, default=D.loudness_lufs,
+                   help="громкость, LUFS (по умолчанию %(default)s)")
+    p.add_argument("--peak-dbfs", type=float, default=D.peak_dbfs,
+                   help="потолок истинного пика, dBTP (по умолчанию %(default)s)")
+    p.add_argument("--max-chunk-chars", type=int, default=D.max_chunk_chars,
+                   help="длинные предложения режутся на куски не длиннее (по умолчанию %(default)s)")
+    p.add_argument("--batch-size", type=int, default=D.batch_size, help="кусков за один проход модели")
+    p.add_argument("--device", default="cpu", help="cpu или cuda")
+    p.add_argument("--debug", action="store_true", help="подробный журнал и трассировки ошибок")
+    args = p.parse_args(argv)
+    if args.gl_iters < 1 or args.max_chunk_chars < 20 or args.batch_size < 1:
+        p.error("--gl-iters и --batch-size должны быть ≥ 1, --max-chunk-chars ≥ 20")
+    return args
+
+
+def read_text(args) -> str:
+    if args.text is not None:
+        text = args.text
+    elif args.input_file is not None:
+        try:
+            text = args.input_file.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise TextError(f"файл не найден: {args.input_file}") from None
+        except UnicodeDecodeError:
+            raise TextError(f"{args.input_file} не в кодировке UTF-8: сохраните его как UTF-8") from None
+        except OSError as error:
+            raise TextError(f"{args.input_file} не читается: {error.strerror}") from None
+    elif sys.stdin.isatty():
+        raise TextError("нет текста: дайте --text, -i ФАЙЛ или подайте текст на вход (stdin)")
+    else:
+        text = sys.stdin.read()
+    if not text.strip():
+        raise TextError("текст пустой")
+    return text
+
+
+def output_paths(args) -> tuple[Path, Path | None]:
+    """(audio file or course folder, subtitles file or None), checked to be writable before the model loads."""
+    if args.course:
+        stem = args.input_file.stem if args.input_file else "lesson"
+        folder = args.output or Path("outputs") / stem
+        if folder.suffix.lower() in WRITERS:
+            raise AudioError(f"{folder}: с --course -o — это папка, а не файл")
+        target, subtitles, check = folder / f"{stem}.wav", folder / f"{stem}.srt", folder
+    else:
+        target = args.output or Path("outputs") / "speech.wav"
+        if target.suffix.lower() not in WRITERS:
+            raise AudioError(f"{target}: неизвестный формат, нужен один из {', '.join(WRITERS)}")
+        subtitles, check = (target.with_suffix(".srt") if args.srt else None), target.parent
+    try:
+        check.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=check).close()
+    except OSError as error:
+        raise AudioError(f"{check}: нельзя писать в эту папку ({os_reason(error)})") from None
+    return target, subtitles
+
+
+def wav_writer(path: Path, rate: int):
+    import soundfile as sf
+
+    return sf.SoundFile(path, "w", samplerate=rate, channels=1, subtype="PCM_16", format="WAV")
+
+
+def narrate_course(voice, paragraphs, syn, target: Path, timeline, progress) -> int:
+    """One WAV per paragraph + the whole lesson, streamed to disk; returns how many paragraph files."""
+    written = 0
+    with atomic_output(target) as lesson_temp, wav_writer(lesson_temp, voice.sample_rate) as lesson:
+        for index, pieces in groupby(voice.stream(paragraphs, syn), key=attrgetter("paragraph")):
+            path = target.with_name(f"{target.stem}_{index + 1:03d}.wav")
+            with atomic_output(path) as temp, wav_writer(temp, voice.sample_rate) as part:
+                for number, piece in enumerate(pieces):
+                    silence = timeline.place(piece)
+                    lesson.write(silence)
+                    lesson.write(piece.audio)
+                    if number:  # a paragraph's own file starts with its speech
+                        part.write(silence)
+                    part.write(piece.audio)
+                    progress.update(piece.source_chars)
+            written += 1
+    return written
+
+
+def narrate_file(voice, paragraphs, syn, target: Path, timeline, progress) -> None:
+    """WAV streamed to disk; OGG/MP3 encoded from the float32 audio at the end."""
+    if target.suffix.lower() == ".wav":
+        with atomic_output(target) as temp, wav_writer(temp, voice.sample_rate) as out:
+            for piece in voice.stream(paragraphs, syn):
+                out.write(timeline.place(piece))
+                out.write(piece.audio)
+                progress.update(piece.source_chars)
+        return
+    parts = []
+    for piece in voice.stream(paragraphs, syn):
+        parts += [timeline.place(piece), piece.audio]
+        progress.update(piece.source_chars)
+    write_audio(target, np.concatenate(parts), voice.sample_rate)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s" if args.debug else "внимание: %(message)s",
+    )
+    if not args.debug:  # library deprecation notes and tracebacks are not for the reader of a lesson
+        warnings.filterwarnings("ignore")
+        logging.getLogger("TTS").setLevel(logging.CRITICAL)
+    from rutts.synth import VoiceError
+
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        print("прервано: незаконченные файлы удалены", file=sys.stderr)
+        return 130
+    except (TextError, AudioError, VoiceError) as error:
+        if args.debug:
+            raise
+        print(f"ошибка: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # disk full, folder removed mid-run, ...
+        if args.debug:
+            raise
+        print(f"ошибка записи: {error.filename or ''} ({os_reason(error)})", file=sys.stderr)
+        return 1
+
+
+def run(args) -> int:
+    from rutts.synth import SynthesisConfig, Timeline, Voice, split_paragraphs, subtitles
+    from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
+    text = read_text(args)
+    paragraphs = split_paragraphs(text)
+    if not paragraphs:
+        raise TextError("после удаления разметки текст пустой")
+    target, srt_path = output_paths(args)
+    lexicon = args.lexicon or (Path("lexicon.txt") if Path("lexicon.txt").is_file() else None)
+    started = time.perf_counter()
+    voice = Voice.load(args.model, args.config, args.vocoder, args.vocoder_config, args.device, lexicon,
+                       stress=False if args.no_stress else None)
+    voice.frontend.process("Загрузка.")  # the stress model loads on first use: count it as loading, not synthesis
+    loaded = time.perf_counter()
+    syn = SynthesisConfig(
+        length_scale=1 / args.speed if args.speed else args.length_scale,
+        noise_scale=args.noise_scale,
+        sentence_silence=args.sentence_silence,
+        paragraph_silence=args.paragraph_silence,
+        gl_iters=args.gl_iters,
+        gl_momentum=args.gl_momentum,
+        seed=args.seed,
+        loudness_lufs=args.loudness_lufs,
+        peak_dbfs=args.peak_dbfs,
+        max_chunk_chars=args.max_chunk_chars,
+        batch_size=args.batch_size,
+    )
+    total = sum(map(len, paragraphs))
+    with tqdm(total=total, unit="симв", desc="озвучиваю", disable=total < PROGRESS_FROM_CHARS, leave=False) as bar, \
+            logging_redirect_tqdm():
+        timeline = Timeline(voice.sample_rate)
+        if args.course:
+            files = narrate_course(voice, paragraphs, syn, target, timeline, bar)
+        else:
+            narrate_file(voice, paragraphs, syn, target, timeline, bar)
+        if srt_path:
+            with atomic_output(srt_path) as temp:
+                temp.write_text(subtitles(timeline.sentences), encoding="utf-8")
+    seconds = time.perf_counter() - loaded
+    audio_seconds = timeline.samples / voice.sample_rate
+    where = f"{target.parent} (абзацев: {files}, весь урок: {target.name})" if args.course else str(target)
+    print(f"готово: {audio_seconds:.1f} с звука (предложений: {len(timeline.sentences)}) → {where}"
+          + (f", субтитры {srt_path.name}" if srt_path else ""))
+    print(f"синтез {seconds:.1f} с (RTF {seconds / max(audio_seconds, 1e-9):.3f}), загрузка модели {loaded - started:.1f} с")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

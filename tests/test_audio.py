@@ -1,0 +1,181 @@
+"""rutts.audio on real files written in tmp_path."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from rutts.audio import (
+    TEMP_SUFFIX,
+    AudioError,
+    atomic_output,
+    convert_wav,
+    measure_loudness,
+    normalize_loudness,
+    read_audio,
+    resample,
+    speech_bounds,
+    to_mono,
+    trim_silence,
+    true_peak,
+    write_audio,
+    write_mp3,
+    write_ogg_opus,
+    write_wav,
+)
+
+
+def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def dominant_frequency(audio: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(audio))
+    return float(np.fft.rfftfreq(len(audio), 1 / rate)[np.argmax(spectrum)])
+
+
+def no_temp_files(folder) -> bool:
+    return not [p for p in folder.iterdir() if p.name.endswith(TEMP_SUFFIX)]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "файла нет"), (b"", "пустой файл"), (b"RIFF not really a wave file" * 20, "не читается как звук")],
+)
+def test_read_audio_rejects_bad_files_with_their_path(tmp_path, content, message):
+    path = tmp_path / "bad.wav"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(AudioError, match=message) as error:
+        read_audio(path)
+    assert str(error.value).startswith(str(path))
+
+
+def test_read_audio_rejects_a_wav_without_samples(tmp_path):
+    sf.write(tmp_path / "none.wav", np.zeros(0, np.float32), 22050)
+    with pytest.raises(AudioError, match="нет звука"):
+        read_audio(tmp_path / "none.wav")
+
+
+def test_read_audio_decodes_8_bit_and_stereo_as_float32(tmp_path):
+    mono = tone(440, 0.5, 16000, amplitude=0.5)
+    sf.write(tmp_path / "u8.wav", mono, 16000, subtype="PCM_U8")
+    audio, rate = read_audio(tmp_path / "u8.wav")
+    assert (rate, audio.dtype, audio.shape) == (16000, np.float32, mono.shape)
+    assert np.abs(audio - mono).max() < 2 / 256  # 8-bit quantisation
+
+    sf.write(tmp_path / "st.wav", np.stack([mono, -mono * 0.5], axis=1), 16000)
+    stereo, _ = read_audio(tmp_path / "st.wav")
+    assert stereo.shape == (len(mono), 2)
+    assert np.allclose(to_mono(stereo), mono * 0.25, atol=1e-3)
+    assert to_mono(mono) is mono
+
+
+def test_resample_keeps_pitch_and_level():
+    audio = tone(1000, 1.0, 44100)
+    out = resample(audio, 44100, 22050)
+    assert len(out) == 22050 and out.dtype == np.float32
+    assert dominant_frequency(out, 22050) == pytest.approx(1000, abs=2)
+    assert np.sqrt(np.mean(out**2)) == pytest.approx(np.sqrt(np.mean(audio**2)), rel=0.01)
+    assert resample(audio, 22050, 22050) is audio
+
+
+def test_convert_wav_writes_mono_16_bit_at_the_target_rate(tmp_path):
+    sf.write(tmp_path / "in.wav", np.stack([tone(300, 1.0, 44100)] * 2, axis=1), 44100)
+    convert_wav(tmp_path / "in.wav", tmp_path / "out.wav", 22050)
+    info = sf.info(tmp_path / "out.wav")
+    assert (info.samplerate, info.channels, info.subtype, info.frames) == (22050, 1, "PCM_16", 22050)
+
+
+def test_write_wav_clips_instead_of_wrapping_around(tmp_path):
+    write_wav(tmp_path / "loud.wav", np.array([0.5, 1.5, -1.5], np.float32), 8000)
+    samples, _ = sf.read(tmp_path / "loud.wav", dtype="int16")
+    assert samples.tolist() == [16384, 32767, -32768]
+
+
+def test_atomic_output_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "out.wav"
+    write_wav(target, tone(440, 0.2, 8000), 8000)
+    before = target.read_bytes()
+    with pytest.raises(RuntimeError), atomic_output(target) as temp:
+        temp.write_bytes(b"half a file")
+        raise RuntimeError("killed mid-write")
+    assert target.read_bytes() == before
+    assert no_temp_files(tmp_path)
+    with pytest.raises(OSError):
+        write_wav(tmp_path / "no such folder" / "x.wav", tone(440, 0.2, 8000), 8000)
+
+
+def test_ogg_opus_is_written_at_48_khz_whatever_the_input_rate(tmp_path):
+    audio = tone(440, 1.0, 22050)
+    write_ogg_opus(tmp_path / "voice.ogg", audio, 22050)
+    decoded, rate = sf.read(tmp_path / "voice.ogg", dtype="float32")
+    assert rate == 48000 and sf.info(tmp_path / "voice.ogg").subtype == "OPUS"
+    assert len(decoded) == pytest.approx(48000, abs=480)
+    assert dominant_frequency(decoded, rate) == pytest.approx(440, abs=3)
+    assert no_temp_files(tmp_path)
+
+
+@pytest.mark.skipif("MP3" not in sf.available_formats(), reason="this libsndfile has no MP3 (needs 1.1+)")
+def test_mp3_decodes_sample_aligned_and_full_length(tmp_path):
+    rate = 22050
+    audio = np.zeros(rate, np.float32)
+    audio[5000:6000] = tone(500, 1000 / rate, rate, amplitude=0.8)
+    write_mp3(tmp_path / "a.mp3", audio, rate)
+    decoded, decoded_rate = sf.read(tmp_path / "a.mp3", dtype="float32")
+    assert decoded_rate == rate and len(decoded) == len(audio)
+    lag = np.argmax(np.correlate(decoded, audio[4000:7000], "valid")) - 4000
+    assert abs(lag) <= 2  # subtitles stay in sync with the MP3
+
+
+def test_write_audio_picks_the_format_from_the_suffix(tmp_path):
+    audio = tone(440, 0.5, 24000)
+    for name, container in [("a.wav", "WAV"), ("a.ogg", "OGG"), ("a.opus", "OGG"), ("a.MP3", "MP3")]:
+        write_audio(tmp_path / name, audio, 24000)
+        assert sf.info(tmp_path / name).format == container
+    with pytest.raises(AudioError, match="неизвестный формат"):
+        write_audio(tmp_path / "a.flac", audio, 24000)
+    assert not (tmp_path / "a.flac").exists()
+
+
+@pytest.mark.parametrize("target", [-16.0, -23.0])
+def test_normalize_loudness_reaches_the_target(target):
+    rate = 22050
+    rng = np.random.default_rng(0)
+    speechlike = tone(200, 3.0, rate, 0.05) * (0.5 + 0.5 * np.sin(np.linspace(0, 20, 3 * rate)))
+    speechlike += 0.005 * rng.standard_normal(len(speechlike)).astype(np.float32)
+    out = normalize_loudness(speechlike, rate, target)
+    assert out.dtype == np.float32
+    assert measure_loudness(out, rate) == pytest.approx(target, abs=0.5)
+
+
+def test_normalize_loudness_stops_at_the_true_peak_ceiling():
+    rate = 22050
+    clicks = np.zeros(2 * rate, np.float32)
+    clicks[::2000] = 0.5  # high peaks, little energy: reaching -10 LUFS would clip
+    out = normalize_loudness(clicks, rate, target_lufs=-10.0, peak_ceiling_db=-1.0)
+    assert 20 * np.log10(true_peak(out, rate)) <= -1.0 + 0.05
+    assert measure_loudness(out, rate) < -10.0
+    assert true_peak(clicks, rate) >= np.abs(clicks).max() * 0.99
+
+
+def test_normalize_loudness_copes_with_short_silent_and_empty_audio():
+    rate = 22050
+    short = tone(440, 0.1, rate, 0.01)  # shorter than BS.1770's 400 ms block
+    assert measure_loudness(normalize_loudness(short, rate, -16.0), rate) == pytest.approx(-16.0, abs=0.5)
+    silence = np.zeros(rate, np.float32)
+    assert np.array_equal(normalize_loudness(silence, rate), silence)
+    assert len(normalize_loudness(np.zeros(0, np.float32), rate)) == 0
+
+
+def test_trim_silence_keeps_the_speech_and_a_little_margin():
+    rate = 16000
+    speech = tone(300, 1.0, rate)
+    audio = np.concatenate([np.zeros(rate, np.float32), speech, np.zeros(2 * rate, np.float32)])
+    audio += 1e-4 * np.random.default_rng(0).standard_normal(len(audio)).astype(np.float32)  # noise floor
+    start, end = speech_bounds(audio, rate)
+    assert abs(start - rate) <= 160 and abs(end - 2 * rate) <= 160
+    trimmed = trim_silence(audio, rate, keep_ms=50)
+    assert len(trimmed) == pytest.approx(rate + 2 * 800, abs=2 * 160)
+    assert len(trim_silence(np.zeros(rate, np.float32), rate)) == 0
