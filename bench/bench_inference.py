@@ -44,7 +44,10 @@ PARAGRAPH = (
 
 
 def fresh_checkpoint(config_path: Path, folder: Path) -> Path:
-    """An untrained GlowTTS built from config_path, saved like a Trainer run folder (same compute as a trained one)."""
+    """An untrained GlowTTS built from config_path, saved like a Trainer run folder.
+
+    Per second of audio it costs what a trained one does; it only makes shorter audio (~1 frame a token).
+    """
     from TTS.tts.configs.glow_tts_config import GlowTTSConfig
     from TTS.tts.models.glow_tts import GlowTTS
 
@@ -80,13 +83,13 @@ def run_ours(voice, text: str, syn, path: Path) -> tuple[float, float, dict[str,
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", type=Path, help="папка запуска или чекпоинт (по умолчанию: свежая GlowTTS)")
-    parser.add_argument("--config", type=Path, help="config.json к чекпоинту; для свежей модели — её архитектура")
-    parser.add_argument("--text-file", type=Path, help="свой текст вместо встроенного абзаца")
+    parser.add_argument("--model", type=Path, help="run folder or checkpoint (default: an untrained GlowTTS)")
+    parser.add_argument("--config", type=Path, help="config.json of the checkpoint; for the untrained model, its architecture")
+    parser.add_argument("--text-file", type=Path, help="your text instead of the built-in paragraph")
     parser.add_argument("--gl-iters", type=int, default=SynthesisConfig.gl_iters)
-    parser.add_argument("--repeat", type=int, default=3, help="замеров каждой стороны; берётся лучший")
-    parser.add_argument("--out", type=Path, help="куда сохранить оба wav (по умолчанию временная папка)")
-    parser.add_argument("--cer", action="store_true", help="оценить разборчивость обоих выходов (Whisper)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side; the best counts")
+    parser.add_argument("--out", type=Path, help="folder to keep both wavs in (default: a temporary one)")
+    parser.add_argument("--cer", action="store_true", help="score both outputs with the intelligibility meter (Whisper)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     text = args.text_file.read_text(encoding="utf-8") if args.text_file else PARAGRAPH
@@ -147,7 +150,7 @@ def main(argv=None) -> int:
                     report = meter.score([(out / f"{name}.wav", text)])
                     print(f"intelligibility {name}: CER={report.cer:.3f} WER={report.wer:.3f}")
             except IntelligibilityError as error:
-                print(f"разборчивость не измерена: {error}")
+                print(f"intelligibility not measured: {error}")
     return 0
 
 

@@ -167,7 +167,7 @@ def _restore_stress(text: str) -> str:
     before = text.split()
     after = _accentor(text).split()
     if len(before) != len(after):  # the accentor never should change word count; keep the text if it did
-        log.warning("stress restoration changed the word count, keeping the text unstressed: %r", text)
+        log.warning("расстановка ударений изменила число слов, текст оставлен без ударений: %r", text)
         return text
     words = []
     for original, stressed in zip(before, after):
@@ -197,7 +197,7 @@ def to_alphabet(text: str) -> str:
             unknown.append(ch)
             kept.append(" ")
     if unknown:
-        log.warning("dropped symbols that cannot be spoken: %s", " ".join(sorted(set(unknown))))
+        log.warning("пропущены символы, которые нельзя произнести: %s", " ".join(sorted(set(unknown))))
     text = "".join(kept)
     text = re.sub(rf"\{STRESS}(?![{VOWELS}])", "", text)  # a "+" must stand before a vowel
     text = re.sub(r"\s+([,.!?:;])", r"\1", text)

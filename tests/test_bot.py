@@ -242,7 +242,7 @@ def run_bot(model_dir, tmp_path, monkeypatch, caplog, capfd):
 
         def users():
             try:
-                fake.wait_for(lambda: fake.sent("setMyCommands"), 60, "the bot to start")  # signal handlers are set
+                fake.wait_for(lambda: fake.sent("setMyCommands"), 180, "the bot to start")  # signal handlers are set
                 script(fake)
             except BaseException as error:  # reported in the main thread
                 failure.append(error)

@@ -9,7 +9,7 @@ import soundfile as sf
 import srt
 
 import inference
-from test_synth import save_run, speech_runs, tiny_run  # noqa: F401  (tiny_run is a fixture)
+from test_synth import speech_runs, tiny_run  # noqa: F401  (tiny_run is a fixture)
 
 LESSON = """# Урок 3. Списки
 

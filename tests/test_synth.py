@@ -143,6 +143,13 @@ def test_long_sentence_is_chunked_into_one_timed_sentence(voice):
     speech = voice.speak(sentence, SynthesisConfig(max_chunk_chars=80))
     assert len(speech.sentences) == 1
     assert speech.sentences[0].end == pytest.approx(speech.duration, abs=1e-6)
+    audio, ms = speech.audio, speech.sample_rate // 1000
+    sound = np.abs(audio) > 0
+    edges = np.flatnonzero(np.diff(sound.astype(np.int8)))  # where silence and chunks meet
+    assert len(edges) >= 2 * 3  # four or more chunks, joined by pauses
+    peak = np.abs(audio).max()
+    for edge in edges:  # every join fades: no step from silence to full level, so no click
+        assert np.abs(audio[max(0, edge - ms) : edge + ms + 1]).max() < 0.1 * peak
 
 
 # ---------------------------------------------------------------- loading
