@@ -62,6 +62,10 @@ def convert_wav(src: str | Path, dst: str | Path, sample_rate: int) -> None:
     write_wav(dst, resample(to_mono(audio), rate, sample_rate), sample_rate)
 
 
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 @contextmanager
 def atomic_output(path: str | Path) -> Iterator[Path]:
     """Yield a temporary path in path's folder; it replaces path only if the block finishes without error."""
@@ -71,6 +75,7 @@ def atomic_output(path: str | Path) -> Iterator[Path]:
     temp = Path(temp)
     try:
         yield temp
+        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes the file private; give it the usual permissions
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)

@@ -2,11 +2,11 @@
 # The whole pipeline on the embedded demo corpus, on CPU:
 #   setup → demo corpus (RHVoice) → resample → audit + split → train (bounded) → speak a lesson → intelligibility.
 # Re-running continues training the same demo model for another DEMO_MINUTES.
-#   DEMO_MINUTES=30   training time of this call (minutes)
+#   DEMO_MINUTES=40   training time of this call (minutes)
 #   DEMO_N=600        utterances in the demo corpus
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MINUTES="${DEMO_MINUTES:-30}"
+MINUTES="${DEMO_MINUTES:-40}"
 N="${DEMO_N:-600}"
 WITH_EVAL=1 bash scripts/setup.sh
 PY=.venv/bin/python

@@ -22,7 +22,7 @@ def hard_cases():
         yield pytest.param(source, expected, marks=marks, id=source[:30])
 
 
-@pytest.mark.parametrize(("source", "expected"), hard_cases())
+@pytest.mark.parametrize(("source", "expected"), list(hard_cases()))
 def test_hard_normalization_cases(front_end, source, expected):
     assert plain(front_end.normalize(source)) == plain(expected)
 
