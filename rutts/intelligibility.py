@@ -294,6 +294,29 @@ def synthesize_validation(voice, corpus: Path, out_dir: Path, limit: int | None 
     return pairs
 
 
+def cut_lesson(lesson: Path, out_dir: Path) -> list[tuple[Path, str]]:
+    """A narrated lesson (`inference.py --course`: lesson.wav + lesson.srt beside it) cut at its subtitle cues:
+    one clip per sentence, paired with the sentence as the front end reads it. Cues off the audio score badly."""
+    import srt
+
+    from rutts.audio import read_audio, write_wav
+    from rutts.text import FrontEnd
+
+    subtitles = lesson.with_suffix(".srt")
+    if not lesson.is_file() or not subtitles.is_file():
+        raise IntelligibilityError(f"нужны {lesson} и {subtitles} (inference.py --course)")
+    audio, rate = read_audio(lesson)
+    front_end = FrontEnd()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    for cue in srt.parse(subtitles.read_text(encoding="utf-8")):
+        clip = audio[int(cue.start.total_seconds() * rate):int(cue.end.total_seconds() * rate)]
+        wav = out_dir / f"cue_{cue.index:03d}.wav"
+        write_wav(wav, clip, rate)
+        pairs.append((wav, front_end.process(cue.content)))
+    return pairs
+
+
 # ---------------------------------------------------------------- command line
 
 
@@ -350,6 +373,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="папка прогона: сначала синтезировать ею проверочные фразы --corpus")
     parser.add_argument("--corpus", type=Path, help="корпус с metadata_val.csv (вместе с --model)")
     parser.add_argument("--limit", type=int, help="не больше стольких фраз (с --model)")
+    parser.add_argument("--lesson", type=Path, help="урок от inference.py --course (lesson.wav + lesson.srt): "
+                        "нарезать по субтитрам в --wavs и оценить каждое предложение")
     parser.add_argument("--json", type=Path, help="сохранить итог и строки по файлам в JSON")
     parser.add_argument("--threads", type=int, default=2, help="потоки CPU для Whisper (по умолчанию 2)")
     args = parser.parse_args(argv)
@@ -365,15 +390,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             except VoiceError as exc:
                 raise IntelligibilityError(str(exc)) from None
             synthesized = synthesize_validation(voice, args.corpus, args.wavs, args.limit)
+        elif args.lesson is not None:
+            synthesized = cut_lesson(args.lesson, args.wavs)
         elif args.meta is None:
-            raise IntelligibilityError("нужен --meta (или --model и --corpus)")
+            raise IntelligibilityError("нужен --meta (или --model и --corpus, или --lesson)")
         if not args.wavs.is_dir():
             raise IntelligibilityError(f"нет папки {args.wavs}")
         if args.threads < 1:
             raise IntelligibilityError("--threads должно быть не меньше 1")
         if args.json is not None and (args.json.is_dir() or not args.json.parent.is_dir()):
             raise IntelligibilityError(f"не получится записать {args.json}: это папка или нет папки для него")
-        pairs = synthesized if args.model is not None else read_pairs(args.wavs, args.meta)
+        pairs = synthesized if args.model is not None or args.lesson is not None else read_pairs(args.wavs, args.meta)
         meter = Meter(threads=args.threads)
         report = meter.score(pairs, on_row=_print_row)
         if args.json is not None:

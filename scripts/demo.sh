@@ -29,7 +29,8 @@ fi
 RUN="${RUN%/}"
 step "5/6 озвучиваем урок: outputs/demo_speech/ (wav по абзацам, весь урок, субтитры .srt)"
 $PY inference.py -m "$RUN" -i data/demo/lesson.md --course -o outputs/demo_speech
-step "6/6 разборчивость: проверочные фразы корпуса → Whisper → CER"
+step "6/6 разборчивость (Whisper → CER): урок по субтитрам, затем отложенные фразы корпуса"
+$PY -m rutts.intelligibility --lesson outputs/demo_speech/lesson.wav --wavs outputs/demo_speech/cues
 $PY -m rutts.intelligibility --model "$RUN" --corpus data/demo_22k --wavs "$RUN/val_wavs" --json "$RUN/intelligibility.json"
 echo
 echo "Готово. Модель: $RUN"
