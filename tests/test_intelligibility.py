@@ -148,3 +148,32 @@ def test_unusable_cache_folder_is_a_clear_error(tmp_path):
     blocker.write_text("", encoding="utf-8")
     with pytest.raises(intel.IntelligibilityError, match="RUTTS_CACHE"):
         intel.ensure_model(blocker / "whisper-base")
+
+
+def lesson_from(speech, folder, shift_s=0.0):
+    """lesson.wav = the sentences with 0.5 s pauses; lesson.srt = their cues, shifted by `shift_s`."""
+    import datetime
+
+    import srt
+
+    pieces, cues, start, rate = [], [], 0.0, 24000
+    for number, (wav, text) in enumerate(speech, 1):
+        audio, rate = sf.read(wav, dtype="float32")
+        pieces += [audio, np.zeros(rate // 2, np.float32)]
+        end = start + len(audio) / rate
+        at = [datetime.timedelta(seconds=max(t + shift_s, 0)) for t in (start, end)]
+        cues.append(srt.Subtitle(number, at[0], at[1], text))
+        start = end + 0.5
+    sf.write(folder / "lesson.wav", np.concatenate(pieces), rate)
+    (folder / "lesson.srt").write_text(srt.compose(cues), encoding="utf-8")
+    return folder / "lesson.wav"
+
+
+def test_lesson_cut_at_its_subtitles_is_scored_and_catches_drifted_cues(meter, speech, tmp_path):
+    (tmp_path / "good").mkdir()
+    (tmp_path / "drifted").mkdir()
+    good = meter.score(intel.cut_lesson(lesson_from(speech, tmp_path / "good"), tmp_path / "good" / "cues"))
+    drifted = meter.score(intel.cut_lesson(lesson_from(speech, tmp_path / "drifted", shift_s=1.5),
+                                           tmp_path / "drifted" / "cues"))
+    assert good.n == len(speech) and good.cer < 0.2
+    assert drifted.cer > good.cer + 0.2
