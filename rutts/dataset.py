@@ -13,7 +13,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import soundfile as sf
 
-from rutts.audio import AudioError, read_audio, speech_bounds, to_mono
+from rutts.audio import AudioError, atomic_output, read_audio, speech_bounds, to_mono
 from rutts.text import FrontEnd, TextError
 
 log = logging.getLogger(__name__)
@@ -215,19 +214,13 @@ def validation_ids(ids: Iterable[str], fraction: float = VAL_FRACTION, minimum: 
 
 
 def write_text_atomic(path: Path, text: str) -> bool:
-    """Write UTF-8 text (newlines as given) via a temp file + os.replace; False if the file already holds it."""
+    """Write UTF-8 text (newlines as given) atomically; False if the file already holds it."""
     path = Path(path)
     data = text.encode("utf-8")
     if path.is_file() and path.read_bytes() == data:
         return False
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as temp:
+        temp.write_bytes(data)
     return True
 
 

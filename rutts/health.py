@@ -13,8 +13,6 @@ trainer logs 0 when it is not finite (fp16) or when it is not computed (fp32 wit
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -500,12 +498,8 @@ def save_curves(scalars: Mapping[str, Series], out_dir: Path) -> list[Path]:
 
 
 def _save_atomically(figure, path: Path) -> Path:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(handle)
-    try:
+    from rutts.audio import atomic_output
+
+    with atomic_output(path) as temp:
         figure.savefig(temp, format="png")
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     return path

@@ -345,14 +345,13 @@ def read_pairs(wavs: Path, meta: Path) -> list[tuple[Path, str]]:
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    from rutts.audio import atomic_output
+
     try:
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_output(path) as temp:
+            temp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     except OSError as exc:
         raise IntelligibilityError(f"не удаётся записать {path}: {exc}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _print_row(row: Row) -> None:
