@@ -21,6 +21,7 @@ from rutts.training import (
     best_checkpoint,
     build_trainer,
     configure_device,
+    gpu_peak_memory,
     load_config,
 )
 
@@ -80,8 +81,13 @@ def main(argv=None) -> int:
         print(f"Обучение упало: {error}. Папка прогона сохранена: {trainer.output_path}", file=sys.stderr)
         return 1
     best = best_checkpoint(trainer.output_path)
-    print(f"\nГотово ({trainer.stop_reason}), шагов: {trainer.total_steps_done}, пропущено NaN/Inf: "
-          f"{trainer.nonfinite_total}")
+    print(f"\nГотово ({trainer.stop_reason}), шагов: {trainer.total_steps_done} за "
+          f"{trainer.elapsed_seconds / 60:.1f} мин, пропущено NaN/Inf: {trainer.nonfinite_total}")
+    if trainer.fp16_overflows:
+        print(f"fp16: шагов, пропущенных при подборе масштаба градиентов: {trainer.fp16_overflows} (это нормально)")
+    peak = gpu_peak_memory()
+    if peak:
+        print(f"Пик памяти GPU: {peak}")
     print(f"Лучший чекпойнт: {best}")
     print(f"Дальше: python inference.py -m {trainer.output_path} --text \"Привет! Это мой голос.\" -o outputs/hello.wav")
     print(f"Графики и проверка: python view_tensorboard.py {trainer.output_path} --report")

@@ -3,9 +3,10 @@
     python bench/bench_convergence.py --minutes 60        # about 2 h of training + scoring on 2 cores
     python bench/bench_convergence.py --minutes 10 --only ours
 
-Both runs train the same CPU-sized GlowTTS on the same demo corpus (600 RHVoice utterances, 5 % held out).
+All runs train the same CPU-sized GlowTTS on the same demo corpus (600 RHVoice utterances, 5 % held out).
 "seed" differs only in the training settings the user had: Noam warmup 8000 stepped per epoch (with trainer 0.4 and
-one optimizer: never stepped), RAdam 2e-4, batches unshuffled in length order, no length filter. Every saved
+one optimizer: never stepped), RAdam 2e-4, batches unshuffled in length order, no length filter. "phonemes" is our
+config with espeak-ng IPA phonemes instead of letters with stress marks (`--only phonemes`). Every saved
 checkpoint is then scored: the held-out sentences are synthesized (Griffin-Lim) and read back by Whisper-base
 (`rutts.intelligibility`, needs requirements-eval.txt); the table prints loss and CER against minutes trained.
 """
@@ -32,6 +33,17 @@ SETUPS = {
         "--coqpit.min_text_len=1",
         "--coqpit.max_text_len=Infinity",
     ],
+    # Our config with espeak-ng phonemes (IPA) instead of letters: espeak reads the normalized text with ё and
+    # places stress itself (our "+" marks would be read as "плюс", so the metadata is stripped of them).
+    "phonemes": [
+        "--coqpit.use_phonemes=true",
+        '--coqpit.phonemizer="espeak"',
+        '--coqpit.phoneme_language="ru"',
+        "--coqpit.characters=null",
+        '--coqpit.datasets.0.meta_file_train="nostress_train.csv"',
+        '--coqpit.datasets.0.meta_file_val="nostress_val.csv"',
+        '--coqpit.test_sentences=["добрый день! сегодня мы разберём урок номер три."]',
+    ],
 }
 
 
@@ -45,6 +57,9 @@ def prepare_corpus(work: Path, n: int) -> Path:
     run(["data/demo/prepare.py", "--n", str(n), "--out", str(raw)])
     run(["resample_wavs.py", str(raw), "--out", str(corpus)])
     subprocess.run([sys.executable, "check_sample_rate.py", str(corpus), "--val-fraction", "0.05"], cwd=ROOT)
+    for split in ("train", "val"):
+        text = (corpus / f"metadata_{split}.csv").read_text(encoding="utf-8")
+        (corpus / f"nostress_{split}.csv").write_text(text.replace("+", ""), encoding="utf-8")
     return corpus
 
 
@@ -53,7 +68,8 @@ def train(name: str, corpus: Path, work: Path, minutes: float, save_step: int) -
     if not any(out.glob("*/checkpoint_*.pth")):
         run(["train_glowtts.py", "--preset", "cpu", "--data", str(corpus), "--output-path", str(out),
              "--max-minutes", str(minutes), f"--coqpit.save_step={save_step}", "--coqpit.save_n_checkpoints=1000",
-             "--coqpit.run_name=" + name, *SETUPS[name]])
+             "--coqpit.run_name=" + name, f'--coqpit.phoneme_cache_path="{(work / "phoneme_cache").as_posix()}"',
+             *SETUPS[name]])
     return max(out.iterdir(), key=lambda p: p.stat().st_mtime)
 
 

@@ -208,10 +208,12 @@ def check_nonfinite(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Find
     if len(skipped) and np.nanmax(skipped) > 0:
         warnings.append(f"защита пропустила шагов с NaN/Inf: {int(np.nanmax(skipped))} (они не применены)")
     norms = series.get(GRAD_NORM, _EMPTY)[1]
-    if (norms > 0).any() and (norms == 0).any():
-        warnings.append(f"записанных шагов с нормой градиента 0: {(norms == 0).sum()} — так trainer пишет "
-                        "NaN/Inf-норму при fp16 (шаг пропускается)")
     scale = series.get(AMP_SCALE, _EMPTY)[1]
+    # In an fp16 run a zero norm is a step GradScaler skipped while finding its scale: normal unless the scale
+    # collapses (below). Elsewhere it is how the trainer writes a NaN/Inf norm.
+    if not len(scale) and (norms > 0).any() and (norms == 0).any():
+        warnings.append(f"записанных шагов с нормой градиента 0: {(norms == 0).sum()} — так trainer пишет "
+                        "NaN/Inf-норму (шаг пропускается)")
     if len(scale) and scale[-1] < 1:
         warnings.append(f"масштаб fp16 (amp_scaler) упал до {scale[-1]:.2g}: градиенты постоянно переполняются")
     if not errors and not warnings:

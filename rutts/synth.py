@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from rutts.audio import normalize_loudness, trim_silence
-from rutts.text import CHARACTERS, STRESS, FrontEnd, TextError, split_sentences
+from rutts.text import CHARACTERS, PUNCTUATIONS, STRESS, FrontEnd, TextError, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +397,11 @@ class Voice:
         self.vocoder = vocoder
         self.device = device
         self.sample_rate: int = vocoder.sample_rate
-        self.vocabulary = set(model.tokenizer.characters.vocab)
+        # A phoneme model (use_phonemes) takes Russian letters and runs its phonemizer (espeak-ng) on them;
+        # the phonemizer places stress itself and would read "+" aloud.
+        self.phonemes = bool(model.config.use_phonemes)
+        self.vocabulary = (set(CHARACTERS + PUNCTUATIONS) - {STRESS} if self.phonemes
+                           else set(model.tokenizer.characters.vocab))
         self.max_text_len = model.config.max_text_len
         self.stage_seconds: Counter[str] = Counter()  # where synthesis time went: front end, model, vocoder, joining
         self._warned: set[str] = set()
@@ -424,7 +428,7 @@ class Voice:
         glow_config = _read_glowtts_config(config_path)
         vocab = (glow_config.characters.characters if glow_config.characters else None) or ""
         missing = "".join(sorted(set(CHARACTERS) - {STRESS} - set(vocab)))
-        if missing:
+        if missing and not glow_config.use_phonemes:
             raise VoiceError(
                 f"модель обучена с другим набором символов: в алфавите {config_path} нет букв «{missing}», "
                 "которые выдаёт русский фронтенд (rutts.text.CHARACTERS)"
@@ -443,13 +447,17 @@ class Voice:
             vocoder_fn = _CoquiVocoder(voc_checkpoint, voc_config, glow.ap, glow_config.audio, device)
         else:
             vocoder_fn = _GriffinLim(glow.ap, device)
-        frontend = FrontEnd(lexicon, stress=STRESS in vocab if stress is None else stress)
+        if stress is None:  # a phoneme model gets ё from the stress model; its "+" marks are dropped later
+            stress = STRESS in vocab or glow_config.use_phonemes
+        frontend = FrontEnd(lexicon, stress=stress)
         return cls(glow, frontend, vocoder_fn, device)
 
     # -- text → token chunks
 
     def _chunks(self, processed: str, syn: SynthesisConfig) -> list[str]:
         limit = min(syn.max_chunk_chars, self.max_text_len or syn.max_chunk_chars)
+        if self.phonemes:
+            processed = processed.replace(STRESS, "")
         unknown = sorted({ch for ch in processed if ch not in self.vocabulary} - self._warned)
         if unknown:
             self._warned.update(unknown)

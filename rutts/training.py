@@ -6,7 +6,8 @@ What `GuardedTrainer` adds to the stock trainer:
   rate is halved) and the user is told;
 - a checkpoint with non-finite weights is never written;
 - `max_steps` / `max_minutes` end the run with an evaluation, a best-model update and a checkpoint;
-- Ctrl-C and SIGTERM (the stock trainer saves on SIGINT only) save a checkpoint before leaving;
+- Ctrl-C and SIGTERM (the stock trainer saves on SIGINT only) save a checkpoint before leaving; a run killed
+  while writing a checkpoint continues from the last one that loads;
 - a crash shows its own traceback and never deletes the run folder (the stock trainer tries to, which on
   Windows fails with WinError 32 and hides the real error);
 - the health checks of `rutts.health` run on the logged values every `health_every` steps.
@@ -164,6 +165,7 @@ class GuardedTrainer(Trainer):
         self.limits = limits or Limits()
         self.nonfinite_total = 0
         self.nonfinite_streak = 0
+        self.fp16_overflows = 0  # steps GradScaler skipped while lowering its scale (normal, not NaN)
         self.history: dict[str, list[tuple[int, float]]] = {}
         self._started = time.monotonic()
         # The stock loop calls this hook right before clipping (fp32 path); it is where bad gradients are caught.
@@ -183,20 +185,28 @@ class GuardedTrainer(Trainer):
 
     def _drop_nonfinite_gradients(self, trainer=None):
         self._get_model().before_gradient_clipping()
+        if self.use_amp_scaler and self.scaler is not None:
+            return  # fp16: GradScaler has just unscaled these gradients and skips the step itself if they are bad
         if _grads_finite(self.model):
             self.nonfinite_streak = 0
             return
         for param in self.model.parameters():
             param.grad = None  # optimizers skip parameters without a gradient: the step is not applied
-        self._count_nonfinite("gradients")
+        self._count_nonfinite("градиенты")
 
     def _grad_clipping(self, grad_clip, optimizer, scaler):
-        # fp16 path: GradScaler already skips a step with inf/NaN gradients; we count it and watch the streak
+        # fp16 path only. Non-finite gradients here make GradScaler skip the step and halve its scale: that is
+        # how it finds its scale (the first steps of an fp16 run overflow at 65536), so it is only counted.
+        # Overflowing even at a scale below 1 means fp16 itself cannot hold the gradients: a real NaN/Inf step.
+        scale = scaler.get_scale() if scaler is not None else 0.0
         grad_norm = super()._grad_clipping(grad_clip=grad_clip, optimizer=optimizer, scaler=scaler)
         if torch.isfinite(torch.as_tensor(grad_norm)).all():
             self.nonfinite_streak = 0
+        elif scale >= 1:
+            self.fp16_overflows += 1
+            log.info("fp16: переполнение градиентов при масштабе %g, шаг пропущен, масштаб уменьшен", scale)
         else:
-            self._count_nonfinite("fp16 gradients")
+            self._count_nonfinite(f"градиенты fp16 (масштаб {scale:g})")
         return grad_norm
 
     def _count_nonfinite(self, what: str):
@@ -290,12 +300,21 @@ class GuardedTrainer(Trainer):
                           self.output_path)
             raise
         finally:
+            self.elapsed_seconds = time.monotonic() - self._started
             signal.signal(signal.SIGTERM, previous)
             self.dashboard_logger.finish()
 
 
 def _raise_keyboard_interrupt(signum, frame):
     raise KeyboardInterrupt
+
+
+def gpu_peak_memory() -> str | None:
+    """What the run took of the GPU at most (the number to compare with a card's memory)."""
+    if not torch.cuda.is_available():
+        return None
+    return (f"{torch.cuda.max_memory_allocated() / 2**30:.2f} ГБ под тензоры, "
+            f"{torch.cuda.max_memory_reserved() / 2**30:.2f} ГБ вместе с кэшем PyTorch")
 
 
 def best_checkpoint(run_dir: str | Path) -> Path | None:
@@ -305,6 +324,27 @@ def best_checkpoint(run_dir: str | Path) -> Path | None:
         return run_dir / "best_model.pth"
     checkpoints = sorted(run_dir.glob("checkpoint_*.pth"), key=lambda p: int(p.stem.split("_")[-1]))
     return checkpoints[-1] if checkpoints else None
+
+
+def set_aside_unreadable_checkpoints(run_dir: Path) -> None:
+    """A run killed while writing a checkpoint leaves it truncated, and the trainer would resume from exactly
+    that file. The newest unreadable checkpoint_N / best_model_N files are renamed to unreadable-*.bak (kept,
+    out of reach of the trainer's checkpoint search and rotation), so the run continues from the newest one that
+    loads."""
+    for kind in ("checkpoint", "best_model"):
+        numbered = [(int(p.stem.split("_")[-1]), p) for p in run_dir.glob(f"{kind}_*.pth")
+                    if p.stem.split("_")[-1].isdigit()]
+        for _, path in sorted(numbered, reverse=True):
+            try:
+                torch.load(path, map_location="cpu", weights_only=False)
+                break
+            except Exception as error:  # torch raises many types for a truncated file
+                aside = path.with_name(f"unreadable-{path.name}.bak")
+                path.replace(aside)
+                log.warning("%s не читается (%s; прогон убили во время записи?): отложен как %s, продолжаю с "
+                            "предыдущего", path.name, type(error).__name__, aside.name)
+    if not any(run_dir.glob("*.pth")):
+        raise TrainingSetupError(f"В {run_dir} не осталось читаемых чекпойнтов: продолжать не с чего")
 
 
 def configure_device(config) -> str:
@@ -327,6 +367,7 @@ def build_trainer(config, *, continue_path=None, restore_path=None, output_path=
             raise TrainingSetupError(f"В {continue_path} нет config.json: это не папка прогона")
         if best_checkpoint(continue_path) is None:
             raise TrainingSetupError(f"В {continue_path} нет чекпойнтов: продолжать нечего")
+        set_aside_unreadable_checkpoints(Path(continue_path))
         config = load_config(run_config)
         configure_device(config)
     if restore_path and not Path(restore_path).is_file():

@@ -142,6 +142,23 @@ def test_nan_steps_are_flagged(runs):
     assert levels(health.check_scalars(guarded))["nonfinite"] == health.WARN
 
 
+def test_fp16_scale_calibration_is_normal_but_a_collapsed_scale_is_not():
+    def fp16_run(final_scale):
+        scalars = synthetic_run()
+        norms = scalars[health.GRAD_NORM]
+        scalars[health.GRAD_NORM] = [(step, 0.0 if i < 2 else value) for i, (step, value) in enumerate(norms)]
+        scalars[health.AMP_SCALE] = [(step, 65536.0 / 2 ** min(i, 2)) for i, (step, _) in enumerate(norms)]
+        scalars[health.AMP_SCALE][-1] = (norms[-1][0], final_scale)
+        return health.check_scalars(scalars)
+
+    assert levels(fp16_run(16384.0))["nonfinite"] == health.OK
+    collapsed = by_key(fp16_run(0.25), "nonfinite")
+    assert collapsed.level == health.WARN and "amp_scaler" in collapsed.message
+    fp32 = synthetic_run()
+    fp32[health.GRAD_NORM][0] = (fp32[health.GRAD_NORM][0][0], 0.0)
+    assert levels(health.check_scalars(fp32))["nonfinite"] == health.WARN
+
+
 def test_eval_rising_while_train_falls_is_flagged(runs):
     finding = by_key(health.check_scalars(health.read_scalars(runs["overfit"])), "overfit")
     assert finding.level == health.WARN

@@ -23,7 +23,10 @@ def save_run(folder, characters=CHARACTERS, **changes):
 
     data = json.loads((ROOT / "config.json").read_text(encoding="utf-8"))
     data.update(TINY_MODEL, **changes)
-    data["characters"]["characters"] = characters
+    if characters is None:  # the model's default set (IPA phonemes when use_phonemes)
+        data["characters"] = None
+    else:
+        data["characters"]["characters"] = characters
     config = GlowTTSConfig()
     config.from_dict(data)
     torch.manual_seed(0)
@@ -199,6 +202,20 @@ def test_model_trained_with_another_alphabet_is_named(tiny_run, tmp_path):
     other = save_run(tmp_path / "other", characters=CHARACTERS + "x")
     with pytest.raises(VoiceError, match="другим набором символов"):
         Voice.load(other / "checkpoint_3.pth", tiny_run / "config.json")
+
+
+def test_phoneme_model_reads_russian_letters_without_stress_marks(tmp_path):
+    run = save_run(tmp_path / "phonemes", characters=None, use_phonemes=True, phonemizer="espeak",
+                   phoneme_language="ru")
+    voice = Voice.load(run)
+    tokenizer = voice.model.tokenizer
+    seen, to_ids = [], tokenizer.text_to_ids
+    tokenizer.text_to_ids = lambda text, *args, **kwargs: seen.append(text) or to_ids(text, *args, **kwargs)
+    audio = voice.synthesize("Молоко стоит 50 рублей.")
+    assert audio.size > 0
+    assert seen == ["молоко стоит пятьдесят рублей."]  # stress marks dropped: espeak-ng would read "+" as "плюс"
+    phonemes = tokenizer.decode(to_ids(seen[0]))
+    assert "ˈ" in phonemes and not any("а" <= ch <= "я" for ch in phonemes)
 
 
 def test_vocoder_with_other_mel_settings_warns(tiny_run, tmp_path, caplog):

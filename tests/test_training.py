@@ -26,6 +26,20 @@ def train(config_path, *extra, timeout=300):
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
 
+def newest_loadable_step(run) -> int:
+    """The step a resumed run should start from: its newest checkpoint_N / best_model_N file that loads."""
+    steps = []
+    for path in run.glob("*_*.pth"):
+        number = path.stem.rsplit("_", 1)[-1]
+        try:
+            torch.load(path, map_location="cpu", weights_only=False)
+        except Exception:  # truncated by the kill
+            continue
+        if number.isdigit():
+            steps.append(int(number))
+    return max(steps)
+
+
 def test_few_steps_write_checkpoint_and_events_then_resume(tiny_config_path):
     first = train(tiny_config_path, "--max-steps", "6")
     assert first.returncode == 0, first.stderr[-3000:]
@@ -60,10 +74,24 @@ def test_sigkill_mid_training_then_continue(tiny_config_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     (run,) = run_dirs(tiny_config_path)
-    killed_at = max(int(p.stem.split("_")[1]) for p in run.glob("checkpoint_*.pth"))
+    killed_at = newest_loadable_step(run)  # a kill in the middle of torch.save leaves that file truncated
     resumed = train(tiny_config_path, "--continue-path", str(run), "--max-steps", str(killed_at + 2))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Model restored from step {killed_at}" in (run / "trainer_0_log.txt").read_text()
+
+
+def test_checkpoint_truncated_by_a_kill_is_set_aside_and_the_run_continues(tiny_config_path):
+    first = train(tiny_config_path, "--max-steps", "5", "--coqpit.save_step=2")
+    assert first.returncode == 0, first.stderr[-3000:]
+    (run,) = run_dirs(tiny_config_path)
+    newest = max(run.glob("checkpoint_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
+    newest.write_bytes(newest.read_bytes()[:1000])  # what SIGKILL in the middle of torch.save leaves
+    expected = newest_loadable_step(run)
+    resumed = train(tiny_config_path, "--continue-path", str(run), "--max-steps", "7")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert f"{newest.name} не читается" in resumed.stderr
+    assert (run / f"unreadable-{newest.name}.bak").stat().st_size == 1000  # kept, not deleted
+    assert f"Model restored from step {expected}" in (run / "trainer_0_log.txt").read_text()
 
 
 def test_sigterm_saves_a_checkpoint(tiny_config_path):
@@ -91,7 +119,6 @@ def test_nan_step_is_skipped_counted_and_never_saved(tiny_config_path):
 
     config = load_config(tiny_config_path)
     config.save_step = 2
-    train_samples_model = None
     trainer = build_trainer(config, limits=Limits(max_steps=8))
     model = trainer.model
     original = model.train_step
@@ -112,7 +139,7 @@ def test_nan_step_is_skipped_counted_and_never_saved(tiny_config_path):
         weights = torch.load(path, map_location="cpu", weights_only=False)["model"]
         assert all(torch.isfinite(t).all() for t in weights.values() if t.is_floating_point())
     assert any(not torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert isinstance(model, GlowTTS) and train_samples_model is None
+    assert isinstance(model, GlowTTS)
 
 
 def test_inf_gradients_are_not_applied(tiny_config_path):
@@ -122,6 +149,29 @@ def test_inf_gradients_are_not_applied(tiny_config_path):
     params[0].grad = torch.full_like(params[0], float("inf"))
     trainer._drop_nonfinite_gradients()
     assert all(p.grad is None for p in params)
+    assert trainer.nonfinite_total == 1
+
+
+def test_fp16_overflow_lowers_the_scale_and_counts_as_nan_only_below_scale_one(tiny_config_path):
+    # GradScaler runs on the CPU too, so the fp16 bookkeeping is exercised here the way CUDA runs it
+    trainer = build_trainer(load_config(tiny_config_path), limits=Limits(max_steps=4))
+    trainer.use_amp_scaler, trainer.scaler = True, torch.amp.GradScaler("cpu")
+    optimizer = trainer.optimizer[0]
+
+    def overflowing_step():
+        trainer.scaler.scale(torch.ones(()))  # what backward() of a scaled loss does first
+        for param in trainer.model.parameters():
+            param.grad = torch.full_like(param, float("inf"))
+        trainer._grad_clipping(grad_clip=5.0, optimizer=optimizer, scaler=trainer.scaler)
+        trainer.scaler.step(optimizer)
+        trainer.scaler.update()
+
+    overflowing_step()
+    overflowing_step()
+    assert trainer.fp16_overflows == 2 and trainer.nonfinite_total == 0
+    assert trainer.scaler.get_scale() == 65536.0 / 4
+    trainer.scaler.update(0.5)
+    overflowing_step()
     assert trainer.nonfinite_total == 1
 
 
