@@ -1,6 +1,6 @@
 """Convergence: our config against the original user's settings, same corpus, same wall time, this machine.
 
-    python bench/bench_convergence.py --minutes 60        # about 2 h of training + scoring on 2 cores
+    python bench/bench_convergence.py --minutes 60        # all three setups: about 3.5 h on 2 cores
     python bench/bench_convergence.py --minutes 10 --only ours
 
 All runs train the same CPU-sized GlowTTS on the same demo corpus (600 RHVoice utterances, 5 % held out).
