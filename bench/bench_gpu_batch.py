@@ -38,11 +38,12 @@ def worst_batch(config, model, batch_size: int, device: torch.device) -> dict:
 def measure(config, batch_size: int, steps: int, device: torch.device) -> dict:
     """Peak memory and time of `steps` training steps at this batch size, on a fresh model and optimizer."""
     from TTS.tts.models.glow_tts import GlowTTS
+    from trainer.trainer_utils import get_optimizer
 
     model = GlowTTS(config).to(device).train()
     model.run_data_dep_init = False
     criterion = model.get_criterion()
-    optimizer = getattr(torch.optim, config.optimizer)(model.parameters(), lr=config.lr, **config.optimizer_params)
+    optimizer = get_optimizer(config.optimizer, config.optimizer_params, config.lr, model=model)  # as the trainer
     fp16 = config.mixed_precision and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=fp16)
     batch = worst_batch(config, model, batch_size, device)

@@ -317,12 +317,18 @@ def gpu_peak_memory() -> str | None:
             f"{torch.cuda.max_memory_reserved() / 2**30:.2f} ГБ вместе с кэшем PyTorch")
 
 
+def _numbered(run_dir: Path, kind: str) -> list[Path]:
+    """A run's `<kind>_<step>.pth` files (kind: checkpoint or best_model), lowest step first."""
+    steps = {p: p.stem.rsplit("_", 1)[-1] for p in run_dir.glob(f"{kind}_*.pth")}
+    return sorted((p for p, step in steps.items() if step.isdigit()), key=lambda p: int(steps[p]))
+
+
 def best_checkpoint(run_dir: str | Path) -> Path | None:
     """best_model.pth if the run has one, else its newest checkpoint."""
     run_dir = Path(run_dir)
     if (run_dir / "best_model.pth").is_file():
         return run_dir / "best_model.pth"
-    checkpoints = sorted(run_dir.glob("checkpoint_*.pth"), key=lambda p: int(p.stem.split("_")[-1]))
+    checkpoints = _numbered(run_dir, "checkpoint")
     return checkpoints[-1] if checkpoints else None
 
 
@@ -331,12 +337,12 @@ def set_aside_unreadable_checkpoints(run_dir: Path) -> None:
     that file. The newest unreadable checkpoint_N / best_model_N files are renamed to unreadable-*.bak (kept,
     out of reach of the trainer's checkpoint search and rotation), so the run continues from the newest one that
     loads."""
+    from trainer.io import load_fsspec  # what the trainer itself resumes with
+
     for kind in ("checkpoint", "best_model"):
-        numbered = [(int(p.stem.split("_")[-1]), p) for p in run_dir.glob(f"{kind}_*.pth")
-                    if p.stem.split("_")[-1].isdigit()]
-        for _, path in sorted(numbered, reverse=True):
+        for path in reversed(_numbered(run_dir, kind)):
             try:
-                torch.load(path, map_location="cpu", weights_only=False)
+                load_fsspec(path, map_location="cpu")
                 break
             except Exception as error:  # torch raises many types for a truncated file
                 aside = path.with_name(f"unreadable-{path.name}.bak")
