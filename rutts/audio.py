@@ -24,6 +24,13 @@ TEMP_SUFFIX = ".partial"
 OPUS_RATE = 48_000  # libsndfile writes Opus only at 8/12/16/24/48 kHz; at other rates it leaves a 0-byte file
 TRUE_PEAK_OVERSAMPLING = 4  # as in ITU-R BS.1770 Annex 2
 LOUDNESS_BLOCK_S = 0.4  # BS.1770 gating block
+# The limiter's gain falls 1 dB a millisecond ahead of a peak and recovers 40 dB a second after it (4 dB in
+# 100 ms): Griffin-Lim speech needs ~4 dB off its peaks to reach -16 LUFS under -1 dBTP.
+LIMITER_ATTACK_DB_PER_S = 1000.0
+LIMITER_RELEASE_DB_PER_S = 40.0
+LIMITER_MAX_DB = 8.0  # deeper cuts would be audible distortion; clicks and spikes stay quieter instead
+LOUDNESS_PASSES = 4
+LOUDNESS_TOLERANCE_LU = 0.1
 
 
 class AudioError(Exception):
@@ -151,25 +158,68 @@ def true_peak(audio: np.ndarray, sample_rate: int) -> float:
     return peak
 
 
+def _peak_envelope(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Per sample: the highest level of the 4x oversampled signal around it (the sample itself and the
+    inter-sample peaks on both sides), over all channels."""
+    level = np.abs(audio).reshape(len(audio), -1).max(axis=1)
+    oversampled = soxr.resample(audio, sample_rate, TRUE_PEAK_OVERSAMPLING * sample_rate)
+    between = np.abs(oversampled).reshape(len(oversampled), -1).max(axis=1)
+    groups = np.zeros(len(audio), np.float32)
+    usable = min(len(between) // TRUE_PEAK_OVERSAMPLING, len(audio))
+    groups[:usable] = between[: usable * TRUE_PEAK_OVERSAMPLING].reshape(usable, -1).max(axis=1)
+    groups[1:] = np.maximum(groups[1:], groups[:-1])  # a peak between two samples belongs to both
+    return np.maximum(level, groups)
+
+
+def limit_true_peak(audio: np.ndarray, sample_rate: int, ceiling_db: float = -1.0) -> np.ndarray:
+    """Look-ahead true-peak limiter: where the oversampled signal would pass ceiling_db, the gain dips just
+    enough, falling at LIMITER_ATTACK_DB_PER_S ahead of the peak and recovering at LIMITER_RELEASE_DB_PER_S after.
+
+    The gain curve in dB is the upper envelope of those ramps over every sample's need, so it is continuous,
+    never less than any sample needs, and computed without a per-sample Python loop.
+    """
+    need_db = 20 * np.log10(np.maximum(_peak_envelope(audio, sample_rate), 1e-12)) - ceiling_db
+    if need_db.size == 0 or need_db.max() <= 0:
+        return audio
+    need_db = np.maximum(need_db, 0.0)
+    t = np.arange(len(need_db)) / sample_rate
+    release = np.maximum.accumulate(need_db + LIMITER_RELEASE_DB_PER_S * t) - LIMITER_RELEASE_DB_PER_S * t
+    attack = np.maximum.accumulate((need_db - LIMITER_ATTACK_DB_PER_S * t)[::-1])[::-1] + LIMITER_ATTACK_DB_PER_S * t
+    gain = 10 ** (-np.maximum(release, attack) / 20)
+    return (audio * (gain if audio.ndim == 1 else gain[:, None])).astype(np.float32)
+
+
 def normalize_loudness(
     audio: np.ndarray, sample_rate: int, target_lufs: float = -16.0, peak_ceiling_db: float = -1.0
 ) -> np.ndarray:
-    """Scale to target_lufs, but no further than keeps the true peak at or below peak_ceiling_db (dBTP).
+    """Bring to target_lufs with the true peak at or below peak_ceiling_db (dBTP).
 
-    A plain gain, no limiter: audio with high peaks ends up quieter than the target (logged). Silent or
-    empty audio is returned unchanged.
+    The gain goes up to the target and the limiter (limit_true_peak) takes off what passes the ceiling; the
+    limiter lowers loudness a little, so the gain is corrected and the pair run again (a few passes). Peaks are
+    never cut by more than LIMITER_MAX_DB: audio that would need more (clicks) stays quieter than the target
+    (logged). Silent or empty audio is returned unchanged.
     """
     loudness = measure_loudness(audio, sample_rate)
     if not np.isfinite(loudness):
         return audio
-    gain = 10 ** ((target_lufs - loudness) / 20)
-    peak = true_peak(audio, sample_rate) * gain
-    ceiling = 10 ** (peak_ceiling_db / 20)
-    if peak > ceiling:
-        gain *= ceiling / peak
-        log.info("true-peak ceiling %.1f dBTP: loudness %.1f LUFS instead of %.1f",
-                 peak_ceiling_db, target_lufs + 20 * np.log10(ceiling / peak), target_lufs)
-    return (audio * gain).astype(np.float32)
+    peak_db = 20 * np.log10(true_peak(audio, sample_rate))
+    max_gain_db = peak_ceiling_db + LIMITER_MAX_DB - peak_db
+    gain_db = min(target_lufs - loudness, max_gain_db)
+    for _ in range(LOUDNESS_PASSES):
+        out = limit_true_peak(audio * np.float32(10 ** (gain_db / 20)), sample_rate, peak_ceiling_db)
+        miss = target_lufs - measure_loudness(out, sample_rate)
+        if abs(miss) < LOUDNESS_TOLERANCE_LU or gain_db >= max_gain_db:
+            break
+        gain_db = min(gain_db + miss, max_gain_db)
+    # The gain changes within the interpolation kernel, so a peak can end up a hair over the ceiling.
+    overshoot = true_peak(out, sample_rate) / 10 ** (peak_ceiling_db / 20)
+    if overshoot > 1:
+        out = out / np.float32(overshoot)
+    result = measure_loudness(out, sample_rate)
+    if result < target_lufs - 2 * LOUDNESS_TOLERANCE_LU:
+        log.info("true-peak ceiling %.1f dBTP: loudness %.1f LUFS instead of %.1f (peaks limited by at most %.0f dB)",
+                 peak_ceiling_db, result, target_lufs, LIMITER_MAX_DB)
+    return out.astype(np.float32, copy=False)
 
 
 def speech_bounds(

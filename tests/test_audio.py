@@ -10,6 +10,7 @@ from rutts.audio import (
     AudioError,
     atomic_output,
     convert_wav,
+    limit_true_peak,
     measure_loudness,
     normalize_loudness,
     read_audio,
@@ -150,12 +151,69 @@ def test_normalize_loudness_reaches_the_target(target):
     assert measure_loudness(out, rate) == pytest.approx(target, abs=0.5)
 
 
+def dbtp(audio: np.ndarray, rate: int) -> float:
+    return 20 * np.log10(true_peak(audio, rate))
+
+
+@pytest.fixture(scope="module")
+def griffin_lim_speech():
+    """RHVoice speech through the project's mel settings and a few iterations of Coqui's Griffin-Lim: sharp peaks,
+    ~16 dB above its loudness, as a vocoder-less model gives."""
+    import json
+
+    from TTS.tts.configs.glow_tts_config import GlowTTSConfig
+    from TTS.utils.audio import AudioProcessor
+
+    from conftest import ROOT, SENTENCES, speak
+
+    config = GlowTTSConfig()
+    config.from_dict(json.loads((ROOT / "config.json").read_text(encoding="utf-8")))
+    processor = AudioProcessor(config.audio)
+    processor.griffin_lim_iters = 4
+    rate = config.audio.sample_rate
+    speech = np.concatenate([speak(text, rate) for text in SENTENCES[:3]])
+    return processor.inv_melspectrogram(processor.melspectrogram(speech)).astype(np.float32), rate
+
+
+def test_griffin_lim_speech_reaches_minus_16_lufs_under_minus_1_dbtp(griffin_lim_speech):
+    audio, rate = griffin_lim_speech
+    assert dbtp(audio, rate) - measure_loudness(audio, rate) > 15.5  # a plain gain would stop short of -16
+    out = normalize_loudness(audio, rate, -16.0, peak_ceiling_db=-1.0)
+    assert measure_loudness(out, rate) == pytest.approx(-16.0, abs=0.5)
+    assert dbtp(out, rate) <= -1.0 + 0.01
+    assert out.dtype == np.float32 and out.shape == audio.shape
+
+
+def test_limiter_only_touches_the_peaks_and_changes_gain_smoothly():
+    rate = 22050
+    audio = 0.4 + tone(220, 2.0, rate, amplitude=0.1)  # never near zero, so out / audio is the gain everywhere
+    audio[rate : rate + 100] *= 3.0  # a 4.5 ms burst to 1.5 (+3.5 dBFS)
+    out = limit_true_peak(audio, rate, ceiling_db=-1.0)
+    assert dbtp(out, rate) <= -1.0 + 0.01
+    gain_db = 20 * np.log10(out / audio)
+    assert np.allclose(gain_db[: rate - 1500], 0.0) and np.allclose(gain_db[rate + 6000 :], 0.0)  # 68, 270 ms off
+    assert gain_db[rate - 20] < -0.5  # the look-ahead: already down before the burst starts
+    assert np.abs(np.diff(gain_db)).max() < 0.05  # 1 dB a millisecond at most: no step, no click
+    quiet = tone(220, 1.0, rate, amplitude=0.5)
+    assert np.array_equal(limit_true_peak(quiet, rate, ceiling_db=-1.0), quiet)
+
+
+def test_limiter_handles_stereo():
+    rate = 22050
+    stereo = np.stack([tone(220, 1.0, rate, 1.2), tone(330, 1.0, rate, 0.3)], axis=1)
+    out = limit_true_peak(stereo, rate, ceiling_db=-1.0)
+    assert out.shape == stereo.shape and dbtp(out, rate) <= -1.0 + 0.01
+    both = (np.abs(stereo) > 0.05).all(axis=1)
+    assert np.allclose(out[both, 1] / stereo[both, 1], out[both, 0] / stereo[both, 0], atol=1e-4)  # one gain
+    assert (out[both, 1] / stereo[both, 1]).min() < 0.9  # the quiet channel follows the loud one
+
+
 def test_normalize_loudness_stops_at_the_true_peak_ceiling():
     rate = 22050
     clicks = np.zeros(2 * rate, np.float32)
-    clicks[::2000] = 0.5  # high peaks, little energy: reaching -10 LUFS would clip
+    clicks[::2000] = 0.5  # high peaks, little energy: reaching -10 LUFS would need far more than a limiter may take
     out = normalize_loudness(clicks, rate, target_lufs=-10.0, peak_ceiling_db=-1.0)
-    assert 20 * np.log10(true_peak(out, rate)) <= -1.0 + 0.05
+    assert dbtp(out, rate) <= -1.0 + 0.01
     assert measure_loudness(out, rate) < -10.0
     assert true_peak(clicks, rate) >= np.abs(clicks).max() * 0.99
 

@@ -100,11 +100,9 @@ def test_wav_at_config_rate_and_loudness_target(voice, tmp_path):
     text = "Добрый день! Сегодня у нас третий урок. Откройте тетради."
     quiet = voice.synthesize(text, SynthesisConfig(loudness_lufs=-23.0))
     assert abs(measure_loudness(quiet, voice.sample_rate) + 23.0) < 1.0
-    loud = voice.synthesize(text)  # −16 LUFS, unless the −1 dBTP true-peak ceiling stops the gain earlier
-    peak_db = 20 * np.log10(true_peak(loud, voice.sample_rate))
-    assert peak_db <= -0.95
-    assert abs(measure_loudness(loud, voice.sample_rate) + 16.0) < 1.0 or peak_db > -1.1
-    assert measure_loudness(loud, voice.sample_rate) > measure_loudness(quiet, voice.sample_rate) + 1
+    loud = voice.synthesize(text)  # Griffin-Lim peaks: the true-peak limiter lets the gain reach −16 LUFS
+    assert measure_loudness(loud, voice.sample_rate) == pytest.approx(-16.0, abs=0.5)
+    assert 20 * np.log10(true_peak(loud, voice.sample_rate)) <= -1.0 + 0.01
     write_wav(tmp_path / "out.wav", loud, voice.sample_rate)
     info = sf.info(tmp_path / "out.wav")
     assert (info.samplerate, info.channels, info.subtype) == (22050, 1, "PCM_16")
