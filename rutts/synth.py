@@ -25,19 +25,14 @@ import torch
 
 from rutts.audio import normalize_loudness, trim_silence
 from rutts.text import CHARACTERS, PUNCTUATIONS, STRESS, FrontEnd, TextError, split_sentences
+from rutts.vocoder import VoiceError, load_vocoder
 
 log = logging.getLogger(__name__)
 
-# Mel settings a vocoder must share with the acoustic model to turn its mels into the right sound.
-MEL_KEYS = ("sample_rate", "fft_size", "hop_length", "win_length", "num_mels", "mel_fmin", "mel_fmax")
 CHUNK_PAUSE_S = 0.12  # between two chunks of one long sentence (cut at a comma or a space)
 FADE_S = 0.005  # fade at every chunk edge: a join never starts or stops mid-wave, so no clicks
 EDGE_KEEP_MS = 20  # silence kept at a chunk's edges; the pauses between chunks are added on purpose
 BLOCK_CHARS = 600  # sentences synthesized (and loudness-normalized) together: ~40 s of speech
-
-
-class VoiceError(Exception):
-    """The model, its config or the vocoder cannot be used; the message says what is wrong (in Russian)."""
 
 
 @dataclass
@@ -219,7 +214,9 @@ def _read_glowtts_config(path: Path):
         raise VoiceError(f"{path} не читается как JSON: {error}") from None
     if not isinstance(data, dict) or data.get("model") != "glow_tts":
         kind = data.get("model") if isinstance(data, dict) else type(data).__name__
-        raise VoiceError(f"{path} — не конфиг GlowTTS (model = {kind!r})")
+        is_vocoder = isinstance(data, dict) and "generator_model" in data
+        hint = ": это вокодер, его передают через --vocoder" if is_vocoder else ""
+        raise VoiceError(f"{path} — не конфиг GlowTTS (model = {kind!r}){hint}")
     config = GlowTTSConfig()
     try:
         config.from_dict(data)
@@ -270,109 +267,6 @@ def _check_matches(state: dict, model, checkpoint: Path, config_path: Path) -> N
         )
 
 
-# ---------------------------------------------------------------- vocoders
-
-
-class _GriffinLim:
-    """Coqui's mel → waveform (AudioProcessor.inv_melspectrogram) on torch tensors, batched, with momentum."""
-
-    def __init__(self, ap, device: torch.device):
-        self.ap = ap
-        self.sample_rate = ap.sample_rate
-        self.inverse_mel = torch.linalg.pinv(torch.from_numpy(ap.mel_basis).double()).float().to(device)
-        self.window = torch.hann_window(ap.win_length, device=device)
-
-    def __call__(self, mels: torch.Tensor, frames: list[int], syn: SynthesisConfig) -> list[np.ndarray]:
-        """mels [B, T, n_mels] as the model gives them, `frames` valid frames of each → one waveform each."""
-        from TTS.utils.audio.numpy_transforms import db_to_amp
-        from torchaudio.functional import griffinlim
-
-        ap = self.ap
-        batch, length, n_mels = mels.shape
-        flat = mels.float().cpu().numpy().reshape(-1, n_mels).T  # denormalize is per mel channel: [C, B*T]
-        amp = db_to_amp(x=ap.denormalize(flat), gain=ap.spec_gain, base=ap.base)
-        amp = torch.from_numpy(amp.T.reshape(batch, length, n_mels)).to(self.window.device).transpose(1, 2)
-        spec = (self.inverse_mel @ amp).clamp_min(1e-10).pow(ap.power)
-        valid = torch.arange(length, device=spec.device)[None, :] < torch.tensor(frames, device=spec.device)[:, None]
-        spec = spec * valid[:, None, :]  # padding frames are silence, not the model's padding output
-        waves = griffinlim(
-            spec, self.window, ap.fft_size, ap.hop_length, ap.win_length, 1.0,
-            syn.gl_iters, syn.gl_momentum, None, True,
-        ).cpu().numpy()
-        out = [wave[: n * ap.hop_length] for wave, n in zip(waves, frames)]
-        if ap.preemphasis:
-            out = [ap.apply_inv_preemphasis(wave) for wave in out]
-        return [wave.astype(np.float32) for wave in out]
-
-
-class _CoquiVocoder:
-    """A Coqui vocoder (HiFiGAN, MelGAN, ...): the acoustic model's mels renormalized for it, as Coqui's Synthesizer does."""
-
-    def __init__(self, checkpoint: Path, config_path: Path, tts_ap, tts_audio, device: torch.device):
-        from TTS.config import load_config
-        from TTS.utils.audio import AudioProcessor
-        from TTS.vocoder.models import setup_model
-
-        for path, what in ((checkpoint, "чекпоинт вокодера"), (config_path, "конфиг вокодера")):
-            if not Path(path).is_file():
-                raise VoiceError(f"{what} не найден: {path}")
-        try:
-            self.config = load_config(str(config_path))
-            self.model = setup_model(self.config)
-            self.model.load_checkpoint(self.config, str(checkpoint), eval=True)
-        except Exception as error:  # Coqui raises many types for a wrong or foreign file
-            raise VoiceError(f"вокодер {checkpoint} не загружается: {type(error).__name__}: {error}") from None
-        self.model.to(device)
-        self.device = device
-        self.ap = AudioProcessor(self.config.audio)
-        self.tts_ap = tts_ap
-        self.sample_rate = self.ap.sample_rate
-        differ = [
-            f"{key} {tts_audio.get(key)} ≠ {self.config.audio.get(key)}"
-            for key in MEL_KEYS
-            if tts_audio.get(key) != self.config.audio.get(key)
-        ]
-        if differ:
-            log.warning(
-                "настройки мел-спектрограммы вокодера не совпадают с моделью (%s): звук может быть искажён",
-                ", ".join(differ),
-            )
-
-    @torch.inference_mode()
-    def __call__(self, mels: torch.Tensor, frames: list[int], syn: SynthesisConfig) -> list[np.ndarray]:
-        from TTS.vocoder.utils.generic_utils import interpolate_vocoder_input
-
-        waves = []
-        scale = self.sample_rate / self.tts_ap.sample_rate
-        for mel, n in zip(mels.float().cpu().numpy(), frames):
-            features = self.ap.normalize(self.tts_ap.denormalize(mel[:n].T))
-            if scale != 1:
-                features = interpolate_vocoder_input([1, scale], features)
-            else:
-                features = torch.from_numpy(features).unsqueeze(0)
-            wave = self.model.inference(features.float().to(self.device))
-            waves.append(wave.squeeze().float().cpu().numpy())
-        return waves
-
-
-def _vocoder_files(vocoder: str | Path, vocoder_config: str | Path | None) -> tuple[Path, Path]:
-    """A checkpoint (+ its config, by default config.json beside it), or a name from Coqui's model list."""
-    path = Path(vocoder)
-    if path.exists() or vocoder_config or not str(vocoder).startswith("vocoder_models/"):
-        config = Path(vocoder_config) if vocoder_config else path.parent / "config.json"
-        return path, config
-    from TTS.utils.manage import ModelManager
-
-    try:
-        checkpoint, config, _ = ModelManager().download_model(str(vocoder))
-    except Exception as error:  # network, unknown name, ...: Coqui raises many types
-        raise VoiceError(
-            f"вокодер {vocoder} не скачивается моделями Coqui (нет интернета или нет такого имени?): "
-            f"{type(error).__name__}: {str(error)[:160]}"
-        ) from None
-    return Path(checkpoint), Path(config)
-
-
 # ---------------------------------------------------------------- the voice
 
 
@@ -418,10 +312,11 @@ class Voice:
         stress: bool | None = None,
     ) -> Voice:
         """`model` is a run folder (its best or latest checkpoint and its config.json) or a checkpoint file
-        (with `config`, else config.json beside it). `vocoder`: a Coqui vocoder checkpoint (with
-        `vocoder_config`) or a Coqui model name such as "vocoder_models/en/ljspeech/hifigan_v2"; Griffin-Lim
-        when None. `lexicon` and `stress` as in training: the user's pronunciation file, automatic stress marks
-        (None: when the model's alphabet has "+")."""
+        (with `config`, else config.json beside it). `vocoder`: a vocoder run folder of train_vocoder.py, a Coqui
+        vocoder checkpoint (with `vocoder_config`) or a Coqui model name such as
+        "vocoder_models/en/ljspeech/hifigan_v2"; "griffin-lim" forces Griffin-Lim; None: the vocoder the run
+        names in its vocoder.json, else Griffin-Lim (rutts.vocoder.load_vocoder). `lexicon` and `stress` as in
+        training: the user's pronunciation file, automatic stress marks (None: when the model's alphabet has "+")."""
         from TTS.tts.models.glow_tts import GlowTTS
 
         checkpoint, config_path = model_files(model, config)
@@ -442,11 +337,7 @@ class Voice:
         glow.store_inverse()  # what GlowTTS.load_checkpoint(eval=True) does: precomputed inverse convolutions
         glow.to(device)
         log.info("loaded %s (step %s) with %s", checkpoint, state.get("step"), config_path)
-        if vocoder:
-            voc_checkpoint, voc_config = _vocoder_files(vocoder, vocoder_config)
-            vocoder_fn = _CoquiVocoder(voc_checkpoint, voc_config, glow.ap, glow_config.audio, device)
-        else:
-            vocoder_fn = _GriffinLim(glow.ap, device)
+        vocoder_fn = load_vocoder(vocoder, vocoder_config, checkpoint.parent, glow.ap, glow_config.audio, device)
         if stress is None:  # a phoneme model gets ё from the stress model; its "+" marks are dropped later
             stress = STRESS in vocab or glow_config.use_phonemes
         frontend = FrontEnd(lexicon, stress=stress)

@@ -1,0 +1,227 @@
+"""Mel spectrogram → sound: Griffin-Lim in torch, or a Coqui vocoder (HiFi-GAN, MelGAN, ...).
+
+Which one a voice gets (`load_vocoder`):
+- an explicit vocoder: a run folder of train_vocoder.py (its best readable checkpoint and its config.json), a
+  checkpoint (with its config, by default config.json beside it) or a Coqui model name ("vocoder_models/...");
+- "griffin-lim": Griffin-Lim, whatever the TTS run names;
+- nothing: the vocoder the TTS run names in its vocoder.json (train_vocoder.py --tts-run writes it), else
+  Griffin-Lim; a named vocoder that is gone or broken gives a warning and Griffin-Lim.
+A vocoder made for other mel settings than the acoustic model's is refused, naming the fields that differ.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+if TYPE_CHECKING:
+    from rutts.synth import SynthesisConfig
+
+log = logging.getLogger(__name__)
+
+# Mel settings a vocoder must share with the acoustic model to turn its mels into the right sound. Signal
+# normalization may differ: the mels are renormalized for the vocoder, as Coqui's Synthesizer does.
+MEL_KEYS = ("sample_rate", "fft_size", "hop_length", "win_length", "num_mels", "mel_fmin", "mel_fmax", "log_func",
+            "spec_gain", "preemphasis")
+GRIFFIN_LIM = "griffin-lim"  # `vocoder` value that forces the fallback
+LINK_FILE = "vocoder.json"  # in a TTS run folder: {"vocoder_run": path of the vocoder run, relative to the TTS run}
+
+
+class VoiceError(Exception):
+    """The model, its config or the vocoder cannot be used; the message says what is wrong (in Russian)."""
+
+
+def mel_differences(ours, theirs) -> list[str]:
+    """'key ours ≠ theirs' for every mel setting that differs between two audio configs (dicts or Coqpit)."""
+    return [f"{key} {ours.get(key)} ≠ {theirs.get(key)}" for key in MEL_KEYS if ours.get(key) != theirs.get(key)]
+
+
+class GriffinLim:
+    """Coqui's mel → waveform (AudioProcessor.inv_melspectrogram) on torch tensors, batched, with momentum."""
+
+    def __init__(self, ap, device: torch.device):
+        self.ap = ap
+        self.sample_rate = ap.sample_rate
+        self.inverse_mel = torch.linalg.pinv(torch.from_numpy(ap.mel_basis).double()).float().to(device)
+        self.window = torch.hann_window(ap.win_length, device=device)
+
+    def __call__(self, mels: torch.Tensor, frames: list[int], syn: SynthesisConfig) -> list[np.ndarray]:
+        """mels [B, T, n_mels] as the model gives them, `frames` valid frames of each → one waveform each."""
+        from torchaudio.functional import griffinlim
+        from TTS.utils.audio.numpy_transforms import db_to_amp
+
+        ap = self.ap
+        batch, length, n_mels = mels.shape
+        flat = mels.float().cpu().numpy().reshape(-1, n_mels).T  # denormalize is per mel channel: [C, B*T]
+        amp = db_to_amp(x=ap.denormalize(flat), gain=ap.spec_gain, base=ap.base)
+        amp = torch.from_numpy(amp.T.reshape(batch, length, n_mels)).to(self.window.device).transpose(1, 2)
+        spec = (self.inverse_mel @ amp).clamp_min(1e-10).pow(ap.power)
+        valid = torch.arange(length, device=spec.device)[None, :] < torch.tensor(frames, device=spec.device)[:, None]
+        spec = spec * valid[:, None, :]  # padding frames are silence, not the model's padding output
+        waves = griffinlim(
+            spec, self.window, ap.fft_size, ap.hop_length, ap.win_length, 1.0,
+            syn.gl_iters, syn.gl_momentum, None, True,
+        ).cpu().numpy()
+        out = [wave[: n * ap.hop_length] for wave, n in zip(waves, frames)]
+        if ap.preemphasis:
+            out = [ap.apply_inv_preemphasis(wave) for wave in out]
+        return [wave.astype(np.float32) for wave in out]
+
+
+def read_vocoder_config(path: Path):
+    """A Coqui vocoder config; VoiceError for a file that is not one (a GlowTTS config above all)."""
+    from TTS.config import load_config
+    from TTS.vocoder.configs.shared_configs import BaseVocoderConfig
+
+    try:
+        kind = json.loads(Path(path).read_text(encoding="utf-8")).get("model")
+    except FileNotFoundError:
+        raise VoiceError(f"конфиг вокодера не найден: {path}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
+        raise VoiceError(f"{path} не читается как конфиг JSON: {error}") from None
+    if kind == "glow_tts":
+        raise VoiceError(f"{path} — конфиг модели GlowTTS, а не вокодера: модель передают через -m/--model, "
+                         "вокодер — папкой прогона train_vocoder.py")
+    try:
+        config = load_config(str(path))
+    except Exception as error:  # Coqui raises many types for an unknown model name or a broken field
+        raise VoiceError(f"{path}: не конфиг вокодера Coqui (model = {kind!r}): {error}") from None
+    if not isinstance(config, BaseVocoderConfig):
+        raise VoiceError(f"{path} — конфиг модели {kind!r}, а не вокодера")
+    return config
+
+
+def loads(checkpoint: Path) -> bool:
+    """Whether torch can open the file (a run killed mid-save leaves a truncated one); cheap: tensors are mapped."""
+    try:
+        torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=False)
+        return True
+    except Exception:  # torch raises many types for a truncated or foreign file
+        return False
+
+
+def run_checkpoint(run: Path) -> Path | None:
+    """A vocoder run's checkpoint to synthesize with: best_model.pth (lowest eval mel loss), else the newest
+    checkpoint, skipping files that do not load."""
+    from rutts.training import _numbered
+
+    candidates = [run / "best_model.pth", *reversed(_numbered(run, "checkpoint"))]
+    return next((path for path in candidates if path.is_file() and loads(path)), None)
+
+
+def vocoder_files(vocoder: str | Path, vocoder_config: str | Path | None = None) -> tuple[Path, Path]:
+    """(checkpoint, config.json) of a vocoder run folder, a checkpoint or a Coqui model name."""
+    path = Path(vocoder)
+    if path.is_dir():
+        config = Path(vocoder_config) if vocoder_config else path / "config.json"
+        read_vocoder_config(config)  # a GlowTTS run is named as such before any checkpoint is looked at
+        checkpoint = run_checkpoint(path)
+        if checkpoint is None:
+            raise VoiceError(f"в {path} нет читаемого чекпоинта вокодера (best_model.pth или checkpoint_*.pth)")
+        return checkpoint, config
+    if path.exists() or vocoder_config or not str(vocoder).startswith("vocoder_models/"):
+        if not path.exists():
+            raise VoiceError(f"вокодер не найден: {path}")
+        return path, Path(vocoder_config) if vocoder_config else path.parent / "config.json"
+    from TTS.utils.manage import ModelManager
+
+    try:
+        checkpoint, config, _ = ModelManager().download_model(str(vocoder))
+    except Exception as error:  # network, unknown name, ...: Coqui raises many types
+        raise VoiceError(
+            f"вокодер {vocoder} не скачивается моделями Coqui (нет интернета или нет такого имени?): "
+            f"{type(error).__name__}: {str(error)[:160]}"
+        ) from None
+    return Path(checkpoint), Path(config)
+
+
+class CoquiVocoder:
+    """A Coqui vocoder: the acoustic model's mels renormalized for it, as Coqui's Synthesizer does."""
+
+    def __init__(self, checkpoint: Path, config_path: Path, tts_ap, tts_audio, device: torch.device):
+        from TTS.utils.audio import AudioProcessor
+        from TTS.vocoder.models import setup_model
+
+        self.config = read_vocoder_config(config_path)
+        differ = mel_differences(tts_audio, self.config.audio)
+        if differ:
+            raise VoiceError(f"вокодер {checkpoint} сделан для других настроек мел-спектрограммы, чем модель "
+                             f"(модель ≠ вокодер): {', '.join(differ)}")
+        if not Path(checkpoint).is_file():
+            raise VoiceError(f"чекпоинт вокодера не найден: {checkpoint}")
+        try:
+            self.model = setup_model(self.config)
+            self.model.load_checkpoint(self.config, str(checkpoint), eval=True)
+        except Exception as error:  # Coqui and torch raise many types for a wrong or foreign file
+            hint = ("; это чекпоинт GlowTTS? вокодер — папка прогона train_vocoder.py"
+                    if isinstance(error, RuntimeError) and "encoder." in str(error) else "")
+            raise VoiceError(f"вокодер {checkpoint} не загружается: {type(error).__name__}: "
+                             f"{str(error)[:200]}{hint}") from None
+        self.model.to(device)
+        self.device = device
+        self.ap = AudioProcessor(self.config.audio)
+        self.tts_ap = tts_ap
+        self.sample_rate = self.ap.sample_rate
+        self.checkpoint = Path(checkpoint)
+
+    @torch.inference_mode()
+    def __call__(self, mels: torch.Tensor, frames: list[int], syn: SynthesisConfig) -> list[np.ndarray]:
+        waves = []
+        for mel, n in zip(mels.float().cpu().numpy(), frames):
+            features = torch.from_numpy(self.ap.normalize(self.tts_ap.denormalize(mel[:n].T))).unsqueeze(0)
+            wave = self.model.inference(features.float().to(self.device))
+            waves.append(wave.squeeze().float().cpu().numpy()[: n * self.ap.hop_length])
+        return waves
+
+
+def link_vocoder(tts_run: Path, vocoder_run: Path) -> Path:
+    """Make a TTS run name its vocoder (tts_run/vocoder.json), so synthesis needs no --vocoder."""
+    from rutts.audio import atomic_output
+
+    try:
+        target = os.path.relpath(Path(vocoder_run).resolve(), Path(tts_run).resolve())
+    except ValueError:  # another drive on Windows
+        target = str(Path(vocoder_run).resolve())
+    link = Path(tts_run) / LINK_FILE
+    with atomic_output(link) as temp:
+        temp.write_text(json.dumps({"vocoder_run": Path(target).as_posix()}, ensure_ascii=False) + "\n",
+                        encoding="utf-8")
+    return link
+
+
+def linked_vocoder(tts_run: Path) -> Path | None:
+    """The vocoder run a TTS run names, or None; VoiceError when vocoder.json is there but unreadable."""
+    link = Path(tts_run) / LINK_FILE
+    if not link.is_file():
+        return None
+    try:
+        return Path(tts_run) / json.loads(link.read_text(encoding="utf-8"))["vocoder_run"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise VoiceError(f"{link} не читается ({type(error).__name__})") from None
+
+
+def load_vocoder(vocoder: str | Path | None, vocoder_config: str | Path | None, tts_run: Path, tts_ap, tts_audio,
+                 device: torch.device):
+    """The mel → sound function of a voice (see the module docstring for what `vocoder` may be)."""
+    if vocoder is not None and str(vocoder) == GRIFFIN_LIM:
+        return GriffinLim(tts_ap, device)
+    if vocoder:
+        return CoquiVocoder(*vocoder_files(vocoder, vocoder_config), tts_ap, tts_audio, device)
+    try:
+        named = linked_vocoder(tts_run)
+        if named is None:
+            return GriffinLim(tts_ap, device)
+        if not named.exists():
+            raise VoiceError(f"папки {named} нет")
+        voice_vocoder = CoquiVocoder(*vocoder_files(named), tts_ap, tts_audio, device)
+    except VoiceError as error:
+        log.warning("вокодер, названный в %s, не загружается (%s): звук через Griffin-Lim", tts_run / LINK_FILE,
+                    error)
+        return GriffinLim(tts_ap, device)
+    log.info("vocoder named by %s: %s", tts_run / LINK_FILE, voice_vocoder.checkpoint)
+    return voice_vocoder
