@@ -3,7 +3,8 @@
     python train_glowtts.py                                   # config.json, GPU + fp16 when there is one
     python train_glowtts.py --preset cpu --data data/demo_22k --max-minutes 30
     python train_glowtts.py --continue-path outputs/<run>     # resume after a crash, Ctrl-C or SIGTERM
-    python train_glowtts.py --restore-path other/best_model.pth   # fine-tune from another checkpoint
+    python train_glowtts.py --restore-path outputs/<base run> --preset finetune --data data/my_voice_22k --early-stop 5
+                                                              # fine-tune a trained model (a run folder or a .pth)
     python train_glowtts.py --coqpit.batch_size=16 --coqpit.lr=5e-4  # any config field
 
 Multi-GPU (torch DDP, through the trainer's own launcher):
@@ -30,15 +31,21 @@ log = logging.getLogger("train_glowtts")
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="Обучение GlowTTS на корпусе в раскладке RUSLAN.")
-    parser.add_argument("--config", default="config.json", help="конфиг Coqui GlowTTS (по умолчанию config.json)")
+    parser.add_argument("--config", help="конфиг Coqui GlowTTS (по умолчанию config.json; при --restore-path — "
+                                          "config.json базовой модели, если он рядом с её чекпойнтом)")
     parser.add_argument("--preset", choices=available_presets(), help="набор настроек поверх конфига")
     parser.add_argument("--data", help="папка корпуса (заменяет datasets[0].path конфига)")
     parser.add_argument("--continue-path", "--continue_path", default="", help="продолжить прогон из этой папки")
-    parser.add_argument("--restore-path", "--restore_path", default="", help="дообучить с этого чекпойнта")
+    parser.add_argument("--restore-path", "--restore_path", default="",
+                        help="дообучить эту модель: папка прогона (её лучший читаемый чекпойнт) или файл .pth; "
+                             "шаг 0, новый оптимизатор и разогрев, слои ActNorm не переинициализируются")
     parser.add_argument("--output-path", help="куда писать прогоны (по умолчанию outputs/)")
     parser.add_argument("--max-steps", type=int, help="остановиться после стольких шагов (с чекпойнтом)")
     parser.add_argument("--max-minutes", type=float, help="остановиться через столько минут (с чекпойнтом)")
     parser.add_argument("--health-every", type=int, default=200, help="проверять кривые каждые N шагов (0 — нет)")
+    parser.add_argument("--early-stop", type=int, metavar="N",
+                        help="остановиться (с чекпойнтом) после N оценок на валидации подряд без улучшения eval loss; "
+                             "лучшая по eval модель — best_model.pth")
     # Passed by `python -m trainer.distribute` to each DDP process.
     parser.add_argument("--rank", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--group_id", default="", help=argparse.SUPPRESS)
@@ -47,16 +54,38 @@ def parse_args(argv):
     unknown = [a for a in rest if a.startswith("-") and not a.startswith("--coqpit.")]
     if unknown:
         parser.error(f"неизвестные аргументы: {' '.join(unknown)} (поля конфига задаются как --coqpit.поле=значение)")
+    for name in ("max_steps", "max_minutes", "early_stop"):
+        value = getattr(args, name)
+        if value is not None and value <= 0:
+            parser.error(f"--{name.replace('_', '-')} должно быть больше нуля, получено {value:g}")
+    if args.health_every < 0:
+        parser.error(f"--health-every не может быть отрицательным, получено {args.health_every}")
     return args, rest
+
+
+def config_path(args) -> Path:
+    """--config, else the base model's config.json for a fine-tune (its alphabet and sizes), else config.json."""
+    if args.config:
+        return Path(args.config)
+    if args.restore_path:
+        base = Path(args.restore_path)
+        beside = (base if base.is_dir() else base.parent) / "config.json"
+        if beside.is_file():
+            log.info("дообучение: конфиг базовой модели %s", beside)
+            return beside
+    return Path("config.json")
 
 
 def main(argv=None) -> int:
     args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
-        config = load_config(args.config, args.preset, overrides)
+        config = load_config(config_path(args), args.preset, overrides)
         if args.data:
             config.datasets[0].path = args.data
+        elif args.restore_path:
+            log.warning("дообучение на корпусе из конфига (%s); свой корпус задаётся через --data",
+                        config.datasets[0].path)
         device = configure_device(config)
         if device == "cpu" and args.preset != "cpu" and not args.continue_path:
             log.warning("GPU не найден: обучение на CPU будет очень медленным. Для пробы возьмите --preset cpu")
@@ -65,7 +94,7 @@ def main(argv=None) -> int:
             continue_path=args.continue_path or None,
             restore_path=args.restore_path or None,
             output_path=args.output_path,
-            limits=Limits(args.max_steps, args.max_minutes, args.health_every),
+            limits=Limits(args.max_steps, args.max_minutes, args.health_every, args.early_stop),
             trainer_args={"rank": args.rank, "group_id": args.group_id, "use_ddp": args.use_ddp == "true"},
         )
     except TrainingSetupError as error:

@@ -2,7 +2,7 @@
 
 The same checks read two sources:
 - the run's TensorBoard event files (`read_scalars(run_dir)`, used by `view_tensorboard.py --report`);
-- the history the training loop keeps in memory (`check_history(history)`, called every few hundred steps).
+- the history the training loop keeps in memory (`TrainingHistory`, checked every few hundred steps).
 Each check returns a `Finding` (level ok/warn/error, a Russian message for the user, a key for code).
 
 Scalar tags written by coqui-tts-trainer 0.4 for GlowTTS (read in trainer/trainer.py and TTS/tts/layers/losses.py):
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import textwrap
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,8 @@ GRAD_SPIKE_FACTOR = 10.0  # a grad norm this many times the run's median is a sp
 DURATION_DROP = 0.7  # loss_dur below 70 % of its start: durations are being learned
 DURATION_MIN_STEPS = 2000  # before this many steps a flat loss_dur is not yet alarming
 SAWTOOTH_MIN_R2 = 0.1  # share of loss variance explained by the position inside the epoch
+HISTORY_HEAD = 256  # in-training checks: first points of each series kept for good
+HISTORY_TAIL = 4096  # and the latest ones: ~6 epochs of RUSLAN at batch 32, ~100 of the demo corpus
 
 
 class EventFilesError(ValueError):
@@ -104,6 +107,33 @@ def check_history(history: Mapping[str, Series], steps_per_epoch: int | None = N
     or full tags ("EvalStats/avg_loss"); `steps_per_epoch` stands in for the epoch ends the event files carry."""
     scalars = {key if "/" in key else f"TrainIterStats/{key}": points for key, points in history.items()}
     return check_scalars(scalars, steps_per_epoch=steps_per_epoch, window_steps=window_steps)
+
+
+class TrainingHistory:
+    """The training loop's logged values for the in-training checks, at a bounded cost: of each series the first
+    `head` points (where the run started: the early loss_dur level, the first lr) and the latest `tail` points
+    (trends, spikes, a few epochs for the saw-tooth check). Adding a point is O(1) and a check costs
+    O(head + tail) however long the run is, so checking every few hundred steps stays linear in the length of the
+    run (re-reading the whole history each time made it quadratic). `view_tensorboard.py --report` still reads
+    every point, from the event files."""
+
+    def __init__(self, head: int = HISTORY_HEAD, tail: int = HISTORY_TAIL):
+        self.head, self.tail = head, tail
+        self._first: dict[str, list[tuple[int, float]]] = {}
+        self._latest: dict[str, deque[tuple[int, float]]] = {}
+
+    def add(self, key: str, step: int, value: float) -> None:
+        first = self._first.setdefault(key, [])
+        if len(first) < self.head:
+            first.append((step, value))
+        else:
+            self._latest.setdefault(key, deque(maxlen=self.tail)).append((step, value))
+
+    def series(self) -> dict[str, list[tuple[int, float]]]:
+        return {key: first + list(self._latest.get(key, ())) for key, first in self._first.items()}
+
+    def check(self, steps_per_epoch: int | None = None) -> list[Finding]:
+        return check_history(self.series(), steps_per_epoch=steps_per_epoch)
 
 
 def check_scalars(scalars: Mapping[str, Series], steps_per_epoch: int | None = None,

@@ -79,6 +79,25 @@ def copy_record(src: Path, dst: Path) -> bool:
     return True
 
 
+def settings_from_cache(corpus: Path) -> tuple[Path | None, bool] | None:
+    """(lexicon, stress) an old corpus's training text was processed with, worked out from the signature of its
+    processed-text cache: known when the built-in lexicon alone or ./lexicon.txt gives that signature; else None."""
+    from rutts.dataset import CACHE_FILE
+
+    try:
+        signature = json.loads((Path(corpus) / CACHE_FILE).read_text(encoding="utf-8")).get("signature")
+    except (OSError, ValueError, AttributeError):
+        return None
+    for lexicon in dict.fromkeys([None, default_lexicon()]):
+        for stress in (True, False):
+            try:
+                if FrontEnd(lexicon, stress=stress).signature == signature:
+                    return lexicon, stress
+            except TextError:  # a broken ./lexicon.txt cannot be what the corpus was processed with
+                break
+    return None
+
+
 def frontend_for(folder: Path, lexicon: Path | None = None, stress: bool | None = None) -> FrontEnd:
     """The FrontEnd a model in `folder` was trained with. None = as recorded. An explicit value that differs from
     the record → one log.warning naming what differs (the explicit value is used). No record (an old run) →

@@ -3,19 +3,22 @@
 What `GuardedTrainer` adds to the stock trainer:
 - a step whose loss or gradients are not finite is skipped (not applied), counted and logged as
   `TrainIterStats/nonfinite_steps`; after several in a row fp16 is switched off (or, in fp32, the learning
-  rate is halved) and the user is told;
-- a checkpoint with non-finite weights is never written;
-- `max_steps` / `max_minutes` end the run with an evaluation, a best-model update and a checkpoint;
-- Ctrl-C and SIGTERM (the stock trainer saves on SIGINT only) save a checkpoint before leaving; a run killed
-  while writing a checkpoint continues from the last one that loads;
+  rate is halved), the user is told, and the run's config.json keeps it for `--continue-path`;
+- a checkpoint with non-finite weights is never written; best_model.pth is replaced atomically;
+- `max_steps` / `max_minutes` / early stopping (`early_stop` evaluations without a better eval loss) end the run
+  with an evaluation, a best-model update and a checkpoint;
+- Ctrl-C and SIGTERM (the stock trainer saves on SIGINT only) save a checkpoint and run the keyboard-interrupt
+  callbacks before leaving; a run killed while writing a checkpoint continues from the last one that loads;
 - a crash shows its own traceback and never deletes the run folder (the stock trainer tries to, which on
-  Windows fails with WinError 32 and hides the real error);
-- the health checks of `rutts.health` run on the logged values every `health_every` steps.
+  Windows fails with WinError 32 and hides the real error); DDP processes are torn down either way;
+- the health checks of `rutts.health` run on the logged values every `health_every` steps, at a bounded cost;
+- the corpus's front-end record (rutts.run_frontend) is copied into the run folder.
 """
 from __future__ import annotations
 
 import json
 import logging
+import math
 import signal
 import time
 from dataclasses import dataclass
@@ -23,12 +26,19 @@ from pathlib import Path
 
 import torch
 from trainer import Trainer, TrainerArgs
+from trainer.generic_utils import KeepAverage
+
+from rutts.audio import atomic_output
+from rutts.checkpoints import best_checkpoint, describe_mismatch, numbered, restore_source, staged_best_model
+from rutts.health import TrainingHistory
+from rutts.run_frontend import RECORD_NAME, copy_record, read_record, record_frontend, settings_from_cache
+from rutts.text import TextError
 
 log = logging.getLogger(__name__)
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 NONFINITE_STREAK_LIMIT = 3
-# What the in-training health checks look at (a long run would otherwise keep every logged value).
+# What the in-training health checks look at.
 HEALTH_KEYS = ("loss", "log_mle", "loss_dur", "current_lr", "grad_norm", "amp_scaler", "nonfinite_steps",
                "batch_frames")
 
@@ -38,7 +48,12 @@ class TrainingSetupError(RuntimeError):
 
 
 class _StopTraining(Exception):
-    """Raised inside the loop when a step or time limit is reached."""
+    """Raised inside the loop when a step or time limit is reached, or by early stopping (`evaluated`: right after
+    an evaluation, so none is needed before saving)."""
+
+    def __init__(self, reason: str, evaluated: bool = False):
+        super().__init__(reason)
+        self.evaluated = evaluated
 
 
 def available_presets() -> list[str]:
@@ -152,35 +167,65 @@ def _grads_finite(model: torch.nn.Module) -> bool:
     return all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
+def _loss_finite(loss_dict: dict) -> bool:
+    """The loss that is back-propagated ("loss", what the stock optimize() uses); without one, every tensor."""
+    values = [loss_dict["loss"]] if "loss" in loss_dict else list(loss_dict.values())
+    return all(torch.isfinite(v).all() for v in values if isinstance(v, torch.Tensor))
+
+
+def _update_run_config(run_dir: Path, **fields) -> None:
+    """Change fields of the run's config.json, which the trainer re-reads when the run is continued."""
+    path = Path(run_dir) / "config.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data.update(fields)
+    with atomic_output(path) as temp:
+        temp.write_text(json.dumps(data, ensure_ascii=False, indent=4), encoding="utf-8")
+
+
 @dataclass
 class Limits:
     max_steps: int | None = None
     max_minutes: float | None = None
     health_every: int = 200
+    early_stop: int | None = None  # stop after this many evaluations without a better eval loss
 
 
 class GuardedTrainer(Trainer):
+    """Coqui's Trainer with the guards listed at the top of this module. Nothing here is GlowTTS-only: a model with
+    several optimizers (a GAN vocoder) gets the same guard."""
+
     def __init__(self, *args, limits: Limits | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.limits = limits or Limits()
         self.nonfinite_total = 0
         self.nonfinite_streak = 0
         self.fp16_overflows = 0  # steps GradScaler skipped while lowering its scale (normal, not NaN)
-        self.history: dict[str, list[tuple[int, float]]] = {}
+        self.history = TrainingHistory()
+        self.stop_reason = ""
+        self.elapsed_seconds = 0.0
         self._started = time.monotonic()
+        self._stopping = False
+        self._best_eval: float | None = None
+        self._evals_without_gain = 0
         # The stock loop calls this hook right before clipping (fp32 path); it is where bad gradients are caught.
         self.callbacks.before_gradient_clipping = self._drop_nonfinite_gradients
+
+    @property
+    def _is_main_process(self) -> bool:
+        return self.args.rank in (None, 0)
 
     # --- the NaN/Inf guard -------------------------------------------------------------------------
     def _compute_loss(self, batch, criterion, optimizer_idx):
         outputs, loss_dict = super()._compute_loss(batch, criterion, optimizer_idx)
-        if not loss_dict:  # GlowTTS's data-dependent initialisation steps return no loss
+        if not loss_dict:  # GlowTTS's data-dependent initialisation steps return no loss, a GAN's idle D neither
             return outputs, loss_dict
-        if not torch.isfinite(loss_dict["loss"]).all():
+        if not _loss_finite(loss_dict):
             self._count_nonfinite("loss")
             return outputs, {}  # the stock optimize() then skips backward and the optimizer step
-        loss_dict["nonfinite_steps"] = float(self.nonfinite_total)
-        loss_dict["batch_frames"] = float(batch["mel_lengths"].float().mean())
+        if optimizer_idx in (None, len(self.optimizer) - 1):  # once per step: the last optimizer always runs
+            loss_dict["nonfinite_steps"] = float(self.nonfinite_total)
+            if isinstance(batch, dict) and "mel_lengths" in batch:
+                loss_dict["batch_frames"] = float(batch["mel_lengths"].float().mean())
         return outputs, loss_dict
 
     def _drop_nonfinite_gradients(self, trainer=None):
@@ -220,22 +265,26 @@ class GuardedTrainer(Trainer):
             self._back_off()
 
     def _back_off(self):
+        """fp16 off, or in fp32 the learning rate halved; written into the run's config.json, so a continued run
+        (--continue-path re-reads it) does not fall back into the same NaNs."""
         if self.config.mixed_precision:
             self.config.mixed_precision = False
             self.use_amp_scaler = False
             self.scaler = None
             log.warning("%d шага подряд с NaN/Inf: fp16 выключен, обучение продолжается в fp32", NONFINITE_STREAK_LIMIT)
-            return
-        for optimizer, scheduler in zip(self.optimizer, self.scheduler):
-            for group in optimizer.param_groups:
-                group["lr"] *= 0.5
-            if scheduler is not None:
-                scheduler.base_lrs = [lr * 0.5 for lr in scheduler.base_lrs]
-        self.config.lr *= 0.5
-        log.warning("%d шага подряд с NaN/Inf: скорость обучения снижена вдвое (lr=%g)", NONFINITE_STREAK_LIMIT,
-                    self.config.lr)
+        else:
+            for optimizer, scheduler in zip(self.optimizer, self.scheduler):
+                for group in optimizer.param_groups:
+                    group["lr"] *= 0.5
+                if scheduler is not None:
+                    scheduler.base_lrs = [lr * 0.5 for lr in scheduler.base_lrs]
+            self.config.lr *= 0.5  # a GAN's lr_gen/lr_disc live in its optimizers and schedulers, halved above
+            log.warning("%d шага подряд с NaN/Inf: скорость обучения снижена вдвое (lr=%g)", NONFINITE_STREAK_LIMIT,
+                        self.config.lr)
+        if self._is_main_process:
+            _update_run_config(self.output_path, mixed_precision=self.config.mixed_precision, lr=self.config.lr)
 
-    # --- checkpoints are only written with finite weights -------------------------------------------
+    # --- checkpoints are only written with finite weights; best_model.pth is replaced atomically -------------
     def save_checkpoint(self):
         if _params_finite(self.model):
             super().save_checkpoint()
@@ -243,17 +292,26 @@ class GuardedTrainer(Trainer):
             log.error("веса содержат NaN/Inf: чекпойнт НЕ записан (шаг %d)", self.total_steps_done)
 
     def save_best_model(self):
-        if _params_finite(self.model):
-            super().save_best_model()
-        else:
+        if not self._is_main_process:
+            return
+        if not _params_finite(self.model):
             log.error("веса содержат NaN/Inf: best_model НЕ обновлён (шаг %d)", self.total_steps_done)
+            return
+        keep_older = self.config.save_all_best and self.total_steps_done >= self.config.save_best_after
+        with staged_best_model(self.output_path, keep_older) as staging:
+            run_dir, self.output_path = self.output_path, staging  # the stock code writes into output_path
+            try:
+                super().save_best_model()
+            finally:
+                self.output_path = run_dir
 
-    # --- history for the health checks, limits --------------------------------------------------------
+    # --- history for the health checks, limits, early stop ---------------------------------------------
     def train_step(self, batch, batch_n_steps, step, loader_start_time):
         outputs, loss_dict = super().train_step(batch, batch_n_steps, step, loader_start_time)
-        for key in HEALTH_KEYS:
-            if loss_dict and key in loss_dict:  # grad_norm arrives as a 0-d tensor
-                self.history.setdefault(key, []).append((self.total_steps_done, float(loss_dict[key])))
+        step_done = self.total_steps_done - 1  # the stock train_step has counted this step already
+        for key, value in (loss_dict or {}).items():
+            if key in HEALTH_KEYS:
+                self.history.add(key, step_done, float(value))  # grad_norm arrives as a 0-d tensor
         if self.limits.health_every and self.total_steps_done % self.limits.health_every == 0:
             self._health_check()
         if self.limits.max_steps is not None and self.total_steps_done >= self.limits.max_steps:
@@ -264,20 +322,38 @@ class GuardedTrainer(Trainer):
         return outputs, loss_dict
 
     def eval_epoch(self):
+        if self.config.run_eval:
+            self.keep_avg_eval = KeepAverage()  # each evaluation on its own (run_eval_steps evaluates mid-epoch)
         super().eval_epoch()
-        if self.keep_avg_eval is not None and "avg_loss" in self.keep_avg_eval.avg_values:
-            point = (self.total_steps_done, float(self.keep_avg_eval.avg_values["avg_loss"]))
-            self.history.setdefault("EvalStats/avg_loss", []).append(point)
+        eval_loss = self._pick_target_avg_loss(self.keep_avg_eval)
+        if eval_loss is None:
+            return
+        self.history.add("EvalStats/avg_loss", self.total_steps_done, float(eval_loss))
+        self.save_best_model()  # best by eval right away, also after an evaluation in the middle of an epoch
+        self._count_evaluation(float(eval_loss))
+
+    def _count_evaluation(self, eval_loss: float):
+        if self._best_eval is None:  # a continued run starts from the best eval loss it had
+            restored = self.best_loss.get("eval_loss") if isinstance(self.best_loss, dict) else None
+            self._best_eval = restored if restored is not None else math.inf
+        if eval_loss < self._best_eval:
+            self._best_eval, self._evals_without_gain = eval_loss, 0
+            return
+        self._evals_without_gain += 1
+        patience = self.limits.early_stop
+        if patience and self._evals_without_gain >= patience and not self._stopping:
+            raise _StopTraining(f"ранняя остановка: eval loss не улучшился за {self._evals_without_gain} оценок "
+                                f"(лучший {self._best_eval:.4f})", evaluated=True)
 
     def _health_check(self):
-        from rutts.health import check_history
-
-        for finding in check_history(self.history, steps_per_epoch=len(self.train_loader or []) or None):
+        for finding in self.history.check(steps_per_epoch=len(self.train_loader or []) or None):
             if finding.level != "ok":
                 log.warning("проверка обучения: %s", finding.message)
 
     # --- how the run ends ---------------------------------------------------------------------------
     def fit(self):
+        """The stock fit() minus deleting the run folder: the real error is logged and re-raised, Ctrl-C/SIGTERM
+        save a checkpoint and run the keyboard-interrupt callbacks, DDP processes are torn down."""
         previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
         self._started = time.monotonic()
         try:
@@ -285,14 +361,18 @@ class GuardedTrainer(Trainer):
             self.stop_reason = "все эпохи пройдены"
         except _StopTraining as reason:
             self.stop_reason = str(reason)
-            if self.config.run_eval:
+            self._stopping = True
+            if self.config.run_eval and not reason.evaluated:
                 self.eval_epoch()
             self.save_best_model()
             self.save_checkpoint()
         except KeyboardInterrupt:
             self.stop_reason = "прервано (Ctrl-C или SIGTERM)"
-            log.warning("обучение прервано: сохраняю чекпойнт (шаг %d)...", self.total_steps_done)
-            self.save_checkpoint()
+            if self.config.save_on_interrupt:
+                log.warning("обучение прервано: сохраняю чекпойнт (шаг %d)...", self.total_steps_done)
+                self.save_checkpoint()
+                self.update_training_dashboard_logger()
+            self.callbacks.on_keyboard_interrupt(self)
             raise
         except BaseException:
             # Log the real error first; the run folder (logs, checkpoints) is kept for diagnosis and resuming.
@@ -302,7 +382,10 @@ class GuardedTrainer(Trainer):
         finally:
             self.elapsed_seconds = time.monotonic() - self._started
             signal.signal(signal.SIGTERM, previous)
-            self.dashboard_logger.finish()
+            if self._is_main_process:
+                self.dashboard_logger.finish()
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                torch.distributed.destroy_process_group()
 
 
 def _raise_keyboard_interrupt(signum, frame):
@@ -317,21 +400,6 @@ def gpu_peak_memory() -> str | None:
             f"{torch.cuda.max_memory_reserved() / 2**30:.2f} ГБ вместе с кэшем PyTorch")
 
 
-def _numbered(run_dir: Path, kind: str) -> list[Path]:
-    """A run's `<kind>_<step>.pth` files (kind: checkpoint or best_model), lowest step first."""
-    steps = {p: p.stem.rsplit("_", 1)[-1] for p in run_dir.glob(f"{kind}_*.pth")}
-    return sorted((p for p, step in steps.items() if step.isdigit()), key=lambda p: int(steps[p]))
-
-
-def best_checkpoint(run_dir: str | Path) -> Path | None:
-    """best_model.pth if the run has one, else its newest checkpoint."""
-    run_dir = Path(run_dir)
-    if (run_dir / "best_model.pth").is_file():
-        return run_dir / "best_model.pth"
-    checkpoints = _numbered(run_dir, "checkpoint")
-    return checkpoints[-1] if checkpoints else None
-
-
 def set_aside_unreadable_checkpoints(run_dir: Path) -> None:
     """A run killed while writing a checkpoint leaves it truncated, and the trainer would resume from exactly
     that file. The newest unreadable checkpoint_N / best_model_N files are renamed to unreadable-*.bak (kept,
@@ -340,7 +408,7 @@ def set_aside_unreadable_checkpoints(run_dir: Path) -> None:
     from trainer.io import load_fsspec  # what the trainer itself resumes with
 
     for kind in ("checkpoint", "best_model"):
-        for path in reversed(_numbered(run_dir, kind)):
+        for path in reversed(numbered(run_dir, kind)):
             try:
                 load_fsspec(path, map_location="cpu")
                 break
@@ -362,9 +430,63 @@ def configure_device(config) -> str:
     return "cpu"
 
 
+def _restore_checkpoint(restore_path) -> Path:
+    try:
+        return restore_source(restore_path)
+    except (FileNotFoundError, ValueError) as error:
+        raise TrainingSetupError(str(error).capitalize()) from None
+
+
+def _check_restorable(checkpoint: Path, model) -> None:
+    """Refuse a base checkpoint the trainer would load only in part (another alphabet or size) or not at all."""
+    from trainer.io import load_fsspec
+
+    problem = describe_mismatch(load_fsspec(checkpoint, map_location="cpu"), model)
+    if problem:
+        hint = (f"; возьмите конфиг базовой модели: --config {checkpoint.parent / 'config.json'}"
+                if (checkpoint.parent / "config.json").is_file() else "")
+        raise TrainingSetupError(f"{checkpoint} не подходит для дообучения этой модели: {problem}{hint}")
+
+
+def _corpus_record(config) -> tuple[Path, dict | None]:
+    """The training corpus (datasets[0], the one --data replaces) and its front-end record, checked before a run
+    folder is created."""
+    corpus = Path(config.datasets[0].path)
+    try:
+        return corpus, read_record(corpus)
+    except TextError as error:
+        raise TrainingSetupError(str(error)) from None
+
+
+def _record_text_settings(corpus: Path, corpus_record: dict | None, run_dir: Path) -> None:
+    """Copy the corpus's front-end record into the run folder (rutts.run_frontend), so synthesis reads text the way
+    the training text was read. An old corpus without one: the user is told to rerun check_sample_rate.py, and the
+    settings are recorded anyway when the corpus's text cache tells them."""
+    run_record = read_record(run_dir)
+    if corpus_record is not None:
+        copy_record(corpus, run_dir)
+        if run_record is not None and run_record.get("signature") != corpus_record.get("signature"):
+            log.warning("текст корпуса %s теперь обработан иначе, чем в начале этого прогона (%s → %s): модель "
+                        "доучивается на другом чтении", corpus, run_record.get("signature"),
+                        corpus_record.get("signature"))
+        return
+    log.warning("в корпусе %s нет %s (как обработан текст: словарь, ударения): перезапустите python "
+                "check_sample_rate.py %s, тогда озвучка прочтёт текст так же, как при обучении",
+                corpus, RECORD_NAME, corpus)
+    if run_record is not None:
+        return  # the run keeps what it recorded when it started
+    settings = settings_from_cache(corpus)
+    if settings is not None:
+        lexicon, stress = settings
+        record_frontend(run_dir, lexicon, stress)
+        log.info("настройки текста восстановлены по кэшу корпуса: словарь %s, ударения %s",
+                 lexicon or "встроенный", "авто" if stress else "выкл.")
+
+
 def build_trainer(config, *, continue_path=None, restore_path=None, output_path=None, limits=None, model=None,
                   trainer_args: dict | None = None) -> GuardedTrainer:
-    """Samples, model and trainer, ready for `.fit()`."""
+    """Samples, model and trainer, ready for `.fit()`. `restore_path` (a checkpoint or a run folder) starts a
+    fine-tune: weights only, step 0, and no data-dependent re-initialisation of the restored flow layers."""
     from TTS.tts.models.glow_tts import GlowTTS
 
     if continue_path:
@@ -372,16 +494,29 @@ def build_trainer(config, *, continue_path=None, restore_path=None, output_path=
         if not run_config.is_file():
             raise TrainingSetupError(f"В {continue_path} нет config.json: это не папка прогона")
         if best_checkpoint(continue_path) is None:
-            raise TrainingSetupError(f"В {continue_path} нет чекпойнтов: продолжать нечего")
+            raise TrainingSetupError(f"В {continue_path} нет читаемых чекпойнтов: продолжать нечего")
         set_aside_unreadable_checkpoints(Path(continue_path))
         config = load_config(run_config)
         configure_device(config)
-    if restore_path and not Path(restore_path).is_file():
-        raise TrainingSetupError(f"Чекпойнт для дообучения не найден: {restore_path}")
+    if restore_path:
+        restore_path = _restore_checkpoint(restore_path)
+        if config.data_dep_init_steps:
+            # GlowTTS would re-run its ActNorm initialisation on the new data and overwrite the restored layers.
+            log.info("дообучение с %s: data_dep_init_steps %d → 0 (слои ActNorm остаются как в базовой модели)",
+                     restore_path, config.data_dep_init_steps)
+            config.data_dep_init_steps = 0
+    if limits is not None and limits.early_stop and not config.run_eval:
+        raise TrainingSetupError("ранней остановке (--early-stop) нужна оценка на валидации: run_eval=true")
+    corpus, corpus_record = _corpus_record(config)
     train, evaluation = load_samples(config)
     if model is None:
         model = GlowTTS(config)
+    if restore_path:
+        _check_restorable(restore_path, model)
     args = TrainerArgs(continue_path=str(continue_path or ""), restore_path=str(restore_path or ""),
                        **(trainer_args or {}))
-    return GuardedTrainer(args, config, output_path or config.output_path, model=model, train_samples=train,
-                          eval_samples=evaluation, parse_command_line_args=False, limits=limits)
+    trainer = GuardedTrainer(args, config, output_path or config.output_path, model=model, train_samples=train,
+                             eval_samples=evaluation, parse_command_line_args=False, limits=limits)
+    if trainer._is_main_process:
+        _record_text_settings(corpus, corpus_record, trainer.output_path)
+    return trainer
