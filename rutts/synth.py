@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from rutts.audio import normalize_loudness, trim_silence
+from rutts.run_frontend import frontend_for
 from rutts.text import CHARACTERS, PUNCTUATIONS, STRESS, FrontEnd, TextError, split_sentences
 from rutts.vocoder import VoiceError, load_vocoder
 
@@ -183,13 +184,14 @@ def subtitles(sentences: Iterable[SentenceTiming]) -> str:
 
 
 def _find_checkpoint(folder: Path) -> Path:
-    from rutts.training import best_checkpoint
+    """The run's best_model.pth, or (a warning says so) its newest checkpoint that is not truncated."""
+    from rutts.checkpoints import best_checkpoint
 
     checkpoint = best_checkpoint(folder)
     if checkpoint is None:
         runs = sorted(p.name for p in folder.iterdir() if p.is_dir() and best_checkpoint(p))
         hint = f"; это папка запусков? укажите одну из них: {', '.join(runs[:3])}" if runs else ""
-        raise VoiceError(f"в папке {folder} нет чекпоинта (best_model.pth или checkpoint_*.pth){hint}")
+        raise VoiceError(f"в папке {folder} нет читаемого чекпоинта (best_model.pth или checkpoint_*.pth){hint}")
     return checkpoint
 
 
@@ -316,7 +318,8 @@ class Voice:
         vocoder checkpoint (with `vocoder_config`) or a Coqui model name such as
         "vocoder_models/en/ljspeech/hifigan_v2"; "griffin-lim" forces Griffin-Lim; None: the vocoder the run
         names in its vocoder.json, else Griffin-Lim (rutts.vocoder.load_vocoder). `lexicon` and `stress` as in
-        training: the user's pronunciation file, automatic stress marks (None: when the model's alphabet has "+")."""
+        training: the user's pronunciation file, automatic stress marks; None: as the run's frontend.json recorded
+        them (rutts.run_frontend.frontend_for; a run without one: ./lexicon.txt, stress when the alphabet has "+")."""
         from TTS.tts.models.glow_tts import GlowTTS
 
         checkpoint, config_path = model_files(model, config)
@@ -338,9 +341,12 @@ class Voice:
         glow.to(device)
         log.info("loaded %s (step %s) with %s", checkpoint, state.get("step"), config_path)
         vocoder_fn = load_vocoder(vocoder, vocoder_config, checkpoint.parent, glow.ap, glow_config.audio, device)
-        if stress is None:  # a phoneme model gets ё from the stress model; its "+" marks are dropped later
-            stress = STRESS in vocab or glow_config.use_phonemes
-        frontend = FrontEnd(lexicon, stress=stress)
+        if stress is None and STRESS not in vocab and not glow_config.use_phonemes:
+            stress = False  # an alphabet without "+" cannot have been trained with stress marks
+        try:  # as the run's training text was processed (a phoneme model's "+" marks are dropped later)
+            frontend = frontend_for(checkpoint.parent, lexicon, stress)
+        except TextError as error:
+            raise VoiceError(str(error)) from None
         return cls(glow, frontend, vocoder_fn, device)
 
     # -- text → token chunks
