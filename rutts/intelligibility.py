@@ -7,21 +7,27 @@ at run time. The heavy imports happen inside the functions, so importing this mo
     meter = Meter(threads=2)
     report = meter.score([("out/0001.wav", "Текст фразы."), ...])   # report.cer, report.wer, report.rows
 
-Command line (validation sentences synthesized as <id>.wav into DIR):
+Command line:
 
     python -m rutts.intelligibility --wavs DIR --meta data/demo_22k/metadata_val.csv [--json scores.json]
+    python -m rutts.intelligibility --model outputs/<run> --corpus data/demo_22k --wavs DIR   # speaks them first
+    python -m rutts.intelligibility --lesson outputs/demo_speech/lesson.wav --wavs DIR        # cut at its .srt
 
 prints one line per file and, last, `CER=0.xxx WER=0.xxx N=...` (corpus level: total edits / total
-reference characters or words).
+reference characters or words). With --model the run's own front-end settings are used; --lexicon and
+--no-stress override them. Both sides are compared in one form (`normalize`): Whisper's "24 году" and the
+reference's "двадцать четвёртом году" are both "двадцать четыре году".
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -56,19 +62,124 @@ def _missing_extra(what: str) -> IntelligibilityError:
 # ---------------------------------------------------------------- text
 
 
-def normalize(text: str) -> str:
-    """Comparable form of a reference or a transcript: lowercase, ё→е, no stress marks, digits as words,
-    punctuation as spaces, single spaces."""
+# Number words by lemma (ё as е): Whisper writes "24 году" where the reference says "двадцать четвёртом году",
+# so both sides become the nominative cardinal ("двадцать четыре году") before they are compared.
+_CARDINALS = dict(zip(
+    "ноль нуль один два три четыре пять шесть семь восемь девять десять одиннадцать двенадцать тринадцать "
+    "четырнадцать пятнадцать шестнадцать семнадцать восемнадцать девятнадцать".split(),
+    [0, 0, *range(1, 20)],
+)) | dict(zip("двадцать тридцать сорок пятьдесят шестьдесят семьдесят восемьдесят девяносто".split(),
+              range(20, 100, 10))) | dict(zip(
+    "сто двести триста четыреста пятьсот шестьсот семьсот восемьсот девятьсот".split(), range(100, 1000, 100)))
+_ORDINALS = dict(zip(
+    "нулевой первый второй третий четвертый пятый шестой седьмой восьмой девятый десятый одиннадцатый "
+    "двенадцатый тринадцатый четырнадцатый пятнадцатый шестнадцатый семнадцатый восемнадцатый "
+    "девятнадцатый".split(),
+    range(20),
+)) | dict(zip("двадцатый тридцатый сороковой пятидесятый шестидесятый семидесятый восьмидесятый девяностый".split(),
+              range(20, 100, 10))) | dict(zip(
+    "сотый двухсотый трехсотый четырехсотый пятисотый шестисотый семисотый восьмисотый девятисотый".split(),
+    range(100, 1000, 100))) | dict(zip(
+    "тысячный двухтысячный трехтысячный четырехтысячный пятитысячный шеститысячный семитысячный "
+    "восьмитысячный девятитысячный".split(), range(1000, 10000, 1000))) | {"миллионный": 10**6}
+_SCALES = {"тысяча": 10**3, "миллион": 10**6, "миллиард": 10**9}
+# Signs Whisper writes for words ("25%" for "двадцать пять процентов"): both sides get the word's lemma.
+_SIGNS = {"%": "процент", "№": "номер"}
+
+
+@functools.lru_cache(maxsize=None)
+def _morph():
     try:
-        from num2words import num2words
+        import pymorphy3
     except ImportError:
-        raise _missing_extra("num2words") from None
+        raise _missing_extra("pymorphy3") from None
+    return pymorphy3.MorphAnalyzer()
+
+
+@functools.lru_cache(maxsize=65536)
+def _number_word(word: str) -> tuple[int, str] | None:
+    """(value, "cardinal" | "ordinal" | "scale") of a number word in any case, gender or number; else None.
+
+    Any of the word's readings counts ("три" is also a verb, "сорок" also magpies): both sides of a comparison
+    go through the same function, so reading a non-number as a number costs nothing."""
+    if word.isdigit():
+        return int(word), "cardinal"
+    for parse in _morph().parse(word):
+        lemma = parse.normal_form.replace("ё", "е")
+        for kind, table in (("cardinal", _CARDINALS), ("ordinal", _ORDINALS), ("scale", _SCALES)):
+            if lemma in table:
+                return table[lemma], kind
+    return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _sign_word(word: str) -> str:
+    """The lemma of a word a sign stands for ("процентов" → "процент"); any other word as it is."""
+    lemmas = {parse.normal_form for parse in _morph().parse(word)}
+    return next((lemma for lemma in _SIGNS.values() if lemma in lemmas), word)
+
+
+def _room(small: int) -> int:
+    """The largest number that may still follow `small` in the same numeral: 200 → 99, 220 → 9, 224 → 0."""
+    if small == 0 or 10 <= small % 100 <= 19:
+        return 0
+    zeros = len(str(small)) - len(str(small).rstrip("0"))
+    return 10 ** min(zeros, 3) - 1
+
+
+def _numbers_as_words(words: list[str]) -> list[str]:
+    """Runs of number words and digits ("две тысячи двадцать четвертом", "2 тысячи 24", "2024") → one
+    nominative cardinal each (num2words); other words unchanged."""
+    from num2words import num2words
+
+    out: list[str] = []
+    total = small = room = 0
+    scale_room: float = 0  # a scale word may follow only if smaller than the last one in this numeral
+    active = False
+
+    def flush() -> None:
+        nonlocal active
+        if active:
+            out.append(num2words(total + small, lang="ru"))
+        active = False
+
+    for word in words:
+        number = _number_word(word)
+        if number is None:
+            flush()
+            out.append(_sign_word(word))
+            continue
+        value, kind = number
+        if kind == "scale":
+            if not (active and value < scale_room and small <= 999):
+                flush()
+                active, total, small, scale_room = True, 0, 0, math.inf
+            total += (small or 1) * value
+            small, room, scale_room = 0, 999, value
+            continue
+        if not (active and 0 < value <= room):
+            flush()
+            active, total, small, scale_room = True, 0, 0, math.inf
+        small += value
+        room = _room(small)
+        if kind == "ordinal":  # "двадцать четвертом": an ordinal ends the numeral
+            flush()
+    flush()
+    return out
+
+
+def normalize(text: str) -> str:
+    """Comparable form of a reference or a transcript: lowercase, ё→е, no stress marks, punctuation as spaces,
+    numbers (digits, or words in any case, cardinal or ordinal) as nominative cardinal words, single spaces."""
     s = unicodedata.normalize("NFC", text).lower()  # NFC first: a decomposed й must stay one letter
     s = s.replace("ё", "е").replace("+", "").replace("\u0301", "")
-    # num2words ru stops below 10**33, so longer digit runs are read in parts
-    s = re.sub(r"\d{1,30}", lambda m: f" {num2words(int(m.group(0)), lang='ru')} ", s)
+    s = re.sub(r"(?<=\d)-[а-я]{1,3}\b", "", s)  # "24-м", "90-х", "2-й": the ending of a spoken ordinal
+    s = re.sub(r"(?<=\d)[ \u00a0\u202f](?=\d{3}\b)", "", s)  # "1 200 000": thousands apart
+    s = re.sub(r"\d{1,30}", lambda m: f" {m.group(0)} ", s)  # num2words ru stops below 10**33
+    for sign, word in _SIGNS.items():
+        s = s.replace(sign, f" {word} ")
     s = re.sub(r"[\W_]+", " ", s)
-    return " ".join(s.split())
+    return " ".join(_numbers_as_words(s.split()))
 
 
 # ---------------------------------------------------------------- model
@@ -294,19 +405,24 @@ def synthesize_validation(voice, corpus: Path, out_dir: Path, limit: int | None 
     return pairs
 
 
-def cut_lesson(lesson: Path, out_dir: Path) -> list[tuple[Path, str]]:
+def cut_lesson(lesson: Path, out_dir: Path, lexicon: Path | None = None) -> list[tuple[Path, str]]:
     """A narrated lesson (`inference.py --course`: lesson.wav + lesson.srt beside it) cut at its subtitle cues:
-    one clip per sentence, paired with the sentence as the front end reads it. Cues off the audio score badly."""
+    one clip per sentence, paired with the sentence as the front end reads it with `lexicon` (default: lexicon.txt
+    if there is one). Cues off the audio score badly."""
     import srt
 
     from rutts.audio import read_audio, write_wav
-    from rutts.text import FrontEnd
+    from rutts.run_frontend import default_lexicon
+    from rutts.text import FrontEnd, TextError
 
     subtitles = lesson.with_suffix(".srt")
     if not lesson.is_file() or not subtitles.is_file():
         raise IntelligibilityError(f"нужны {lesson} и {subtitles} (inference.py --course)")
     audio, rate = read_audio(lesson)
-    front_end = FrontEnd()
+    try:  # stress marks and ё are not compared (normalize), so the accentor need not run
+        front_end = FrontEnd(lexicon or default_lexicon(), stress=False)
+    except TextError as exc:
+        raise IntelligibilityError(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     pairs = []
     for cue in srt.parse(subtitles.read_text(encoding="utf-8")):
@@ -375,6 +491,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lesson", type=Path, help="урок от inference.py --course (lesson.wav + lesson.srt): "
                         "нарезать по субтитрам в --wavs и оценить каждое предложение")
     parser.add_argument("--json", type=Path, help="сохранить итог и строки по файлам в JSON")
+    parser.add_argument("--lexicon", type=Path, help="словарь произношений (с --model: по умолчанию тот, с которым "
+                        "модель обучена; с --lesson: lexicon.txt, если он есть)")
+    parser.add_argument("--no-stress", action="store_true", help="с --model: без автоматических ударений "
+                        "(по умолчанию как при обучении)")
     parser.add_argument("--threads", type=int, default=2, help="потоки CPU для Whisper (по умолчанию 2)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -384,13 +504,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise IntelligibilityError("--model требует --corpus (корпус с metadata_val.csv)")
             from rutts.synth import Voice, VoiceError
 
-            try:
-                voice = Voice.load(args.model)
+            try:  # None: as the run's front-end record says
+                voice = Voice.load(args.model, lexicon=args.lexicon, stress=False if args.no_stress else None)
             except VoiceError as exc:
                 raise IntelligibilityError(str(exc)) from None
             synthesized = synthesize_validation(voice, args.corpus, args.wavs, args.limit)
         elif args.lesson is not None:
-            synthesized = cut_lesson(args.lesson, args.wavs)
+            synthesized = cut_lesson(args.lesson, args.wavs, args.lexicon)
         elif args.meta is None:
             raise IntelligibilityError("нужен --meta (или --model и --corpus, или --lesson)")
         if not args.wavs.is_dir():

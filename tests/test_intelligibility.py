@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,7 +24,6 @@ SENTENCES = [
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("В 2024 году", "в две тысячи двадцать четыре году"),
         ("Ёлка и ЁЖ", "елка и еж"),
         ("з+амок и за\u0301мок", "замок и замок"),
         ("«Что-то», — сказал он… Да!", "что то сказал он да"),
@@ -38,6 +38,42 @@ def test_normalize(text, expected):
         assert result and not re.search(r"\d", result)
     else:
         assert result == expected
+
+
+# (what Whisper writes, what the reference says): the same speech, so the same comparable text
+SAME_NUMBER = [
+    ("В 2024 году", "в две т+ысячи двадцать четв+ёртом год+у"),
+    ("В 1924 году", "в тысяча девятьсот двадцать четвёртом году"),
+    ("в 2 тысячах 24", "в двух тысячах двадцати четырёх"),
+    ("прошли 150 человек", "прошли сто пятьдесят человек"),
+    ("до 1-го сентября", "до первого сентября"),
+    ("в 90-х годах", "в девяностых годах"),
+    ("1 200 000 рублей", "один миллион двести тысяч рублей"),
+    ("скидка 25%", "скидка двадцать пять процентов"),
+    ("в 19 часов 30 минут", "в девятнадцать часов тридцать минут"),
+    ("триста пятом", "305"),
+]
+# a different number said: still an error
+OTHER_NUMBER = [
+    ("В 2025 году", "в две тысячи двадцать четвёртом году"),
+    ("прошли 15 человек", "прошли сто пятьдесят человек"),
+    ("в 2 3 5", "в двести тридцать пять"),  # three numbers are not one
+    ("одиннадцать пять", "шестнадцать"),
+    ("двадцать тридцать", "пятьдесят"),
+    ("до 2-го сентября", "до первого сентября"),
+    ("скидка 25", "скидка двадцать пять процентов"),
+]
+
+
+@pytest.mark.parametrize(("transcript", "reference"), SAME_NUMBER)
+def test_numbers_in_digits_and_in_words_of_any_case_compare_equal(transcript, reference):
+    assert intel.normalize(transcript) == intel.normalize(reference)
+    assert not re.search(r"\d", intel.normalize(transcript))
+
+
+@pytest.mark.parametrize(("transcript", "reference"), OTHER_NUMBER)
+def test_a_different_number_still_counts_as_an_error(transcript, reference):
+    assert intel.normalize(transcript) != intel.normalize(reference)
 
 
 def test_import_does_not_load_whisper():
@@ -78,6 +114,21 @@ def test_rhvoice_speech_is_intelligible(meter, speech):
     assert report.n == 3 and len(report.rows) == 3
     assert report.cer < 0.2, [(row.reference, row.hypothesis) for row in report.rows]
     assert all(row.hypothesis and row.audio_seconds > 1 for row in report.rows)
+
+
+def test_numbers_read_out_in_words_are_not_errors_when_whisper_writes_digits(meter, tmp_path):
+    if shutil.which("RHVoice-test") is None:
+        pytest.skip("RHVoice-test is not installed")
+    said = ["В тысяча девятьсот двадцать четвёртом году музей принял сто пятьдесят гостей.",
+            "Скидка двадцать пять процентов действует до первого сентября."]
+    pairs = []
+    for number, text in enumerate(said):
+        wav = tmp_path / f"n{number}.wav"
+        subprocess.run(["RHVoice-test", "-p", "aleksandr", "-o", str(wav)], input=text, encoding="utf-8", check=True)
+        pairs.append((wav, text))
+    report = meter.score(pairs)
+    assert all(re.search(r"\d", row.transcript) for row in report.rows), [row.transcript for row in report.rows]
+    assert report.cer <= 0.02, [(row.reference, row.hypothesis) for row in report.rows]
 
 
 def test_noise_and_silence_are_not(meter, tmp_path):
@@ -124,6 +175,34 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, meta_tex
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("ошибка:") and message in err[0]
     assert not out.exists() and not list(tmp_path.glob(".scores.json*"))
+
+
+def test_model_gets_lexicon_and_stress_only_when_the_user_gives_them(monkeypatch, tmp_path):
+    """None lets Voice.load read them from the run's front-end record."""
+    from rutts import synth
+
+    calls = []
+
+    def load(model, **settings):
+        calls.append(settings)
+        raise synth.VoiceError("остановлено тестом")
+
+    monkeypatch.setattr(synth.Voice, "load", load)
+    base = ["--model", str(tmp_path), "--corpus", str(tmp_path), "--wavs", str(tmp_path)]
+    assert intel.main(base) == 1
+    assert intel.main([*base, "--lexicon", "my.txt", "--no-stress"]) == 1
+    assert calls == [{"lexicon": None, "stress": None}, {"lexicon": Path("my.txt"), "stress": False}]
+
+
+def test_missing_lexicon_for_a_real_model_is_one_line(tmp_path, capsys):
+    from test_synth import save_run
+
+    run = save_run(tmp_path / "run")
+    args = ["--model", str(run), "--corpus", str(tmp_path), "--wavs", str(tmp_path / "wavs"),
+            "--lexicon", str(tmp_path / "nope.txt")]
+    assert intel.main(args) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ошибка:") and "nope.txt" in err[0]
 
 
 def test_truncated_model_is_rebuilt(tmp_path):
