@@ -6,7 +6,8 @@
 Reads <input>/RUSLAN/*.wav and writes <output>/RUSLAN/*.wav; the metadata files (<input>/*.csv) are copied
 along. The originals are never touched, every file is written atomically (an interrupted run leaves no half
 file), and files already converted are skipped, so a re-run finishes what is missing in a moment.
-Unreadable files are listed at the end and make the exit code 1; the rest are converted all the same.
+Unreadable and truncated files (the header promises more sound than the file holds) are listed at the end and
+make the exit code 1; the rest are converted all the same. The progress bar is drawn only on a terminal.
 Exit code 2: nothing was done because of a mistake in the arguments, the folders or config.json.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rutts.audio import TEMP_SUFFIX, AudioError, atomic_output, convert_wav
+from rutts.audio import AudioError, atomic_output, convert_wav, stale_temp_files
 
 WAV_DIR = "RUSLAN"
 
@@ -101,7 +102,8 @@ def convert_all(tasks: list[tuple[str, str, int]], workers: int) -> list[str]:
     failures = []
     with multiprocessing.Pool(workers, initializer=ignore_sigint) as pool:
         results = pool.imap_unordered(convert_one, tasks, chunksize=chunksize)
-        for error in tqdm(results, total=len(tasks), desc="Пересэмплирование", unit="файл"):
+        bar = tqdm(results, total=len(tasks), desc="Пересэмплирование", unit="файл", disable=not sys.stderr.isatty())
+        for error in bar:  # the bar only on a terminal: in a log file it would be thousands of lines
             if error:
                 failures.append(error)
     return sorted(failures)
@@ -137,7 +139,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"Внимание: в {src_root} нет файлов метаданных *.csv, копировать нечего", file=sys.stderr)
     try:
         dst_dir.mkdir(parents=True, exist_ok=True)
-        for leftover in dst_dir.glob(f".*{TEMP_SUFFIX}"):  # from a run that was killed mid-write
+        # A run killed mid-write leaves its temporary files; anything else named *.partial is not ours to remove.
+        for leftover in stale_temp_files(dst_dir, (e.name for e in sources)):
+            leftover.unlink()
+        for leftover in stale_temp_files(dst_root, (p.name for p in src_root.glob("*.csv"))):
             leftover.unlink()
         copy_metadata(src_root, dst_root)
     except OSError as error:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import struct
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,7 +52,34 @@ def read_audio(path: str | Path) -> tuple[np.ndarray, int]:
         raise AudioError(f"{path}: не читается как звук ({error.error_string.rstrip('.')})") from None
     if len(audio) == 0:
         raise AudioError(f"{path}: в файле нет звука (0 сэмплов)")
+    shortfall = wav_shortfall(path)
+    if shortfall > 0:
+        raise AudioError(f"{path}: {truncation_message(shortfall)}")
     return audio, sample_rate
+
+
+def wav_shortfall(path: str | Path) -> float:
+    """Share of the sample data a RIFF/WAVE header promises that the file does not hold (a copy or download cut
+    short); 0.0 for a whole file or one that is not RIFF/WAVE. libsndfile reads such a file without a word,
+    counting only the frames present, so its frame count cannot tell."""
+    with open(path, "rb") as file:
+        head = file.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+            return 0.0
+        size = os.fstat(file.fileno()).st_size
+        offset = 12
+        while offset + 8 <= size:  # walk the chunks up to "data"
+            file.seek(offset)
+            chunk_id, chunk_size = struct.unpack("<4sI", file.read(8))
+            if chunk_id == b"data":
+                present = size - offset - 8
+                return max(0.0, 1 - present / chunk_size) if chunk_size else 0.0
+            offset += 8 + chunk_size + (chunk_size & 1)  # chunks are word-aligned
+    return 0.0
+
+
+def truncation_message(shortfall: float) -> str:
+    return f"файл обрезан: нет {shortfall:.0%} звука, обещанного заголовком (копирование не закончилось?)"
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
@@ -67,6 +96,20 @@ def convert_wav(src: str | Path, dst: str | Path, sample_rate: int) -> None:
     """Any readable audio file -> mono 16-bit PCM WAV at sample_rate (written atomically)."""
     audio, rate = read_audio(src)
     write_wav(dst, resample(to_mono(audio), rate, sample_rate), sample_rate)
+
+
+# What atomic_output's mkstemp names look like: ".<target>.<8 random characters>.partial".
+_TEMP_NAME = re.compile(rf"\.(?P<target>.+)\.[a-z0-9_]{{8}}{re.escape(TEMP_SUFFIX)}")
+
+
+def stale_temp_files(folder: str | Path, targets: Iterable[str]) -> list[Path]:
+    """Temporary files atomic_output left in `folder` for these target names when its process was killed;
+    other ``*.partial`` files (anyone else's) are not listed."""
+    targets = set(targets)
+    return sorted(
+        path for path in Path(folder).glob(f".*{TEMP_SUFFIX}")
+        if (match := _TEMP_NAME.fullmatch(path.name)) and match.group("target") in targets
+    )
 
 
 _UMASK = os.umask(0o022)

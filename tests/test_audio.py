@@ -19,6 +19,7 @@ from rutts.audio import (
     to_mono,
     trim_silence,
     true_peak,
+    wav_shortfall,
     write_audio,
     write_mp3,
     write_ogg_opus,
@@ -71,6 +72,27 @@ def test_read_audio_decodes_8_bit_and_stereo_as_float32(tmp_path):
     assert stereo.shape == (len(mono), 2)
     assert np.allclose(to_mono(stereo), mono * 0.25, atol=1e-3)
     assert to_mono(mono) is mono
+
+
+def test_a_wav_cut_short_is_refused_and_a_whole_one_is_not(tmp_path):
+    path = tmp_path / "cut.wav"
+    with sf.SoundFile(path, "w", 22050, 1, "PCM_16") as file:
+        file.title = "Урок 3"  # a LIST chunk before the data
+        file.write(tone(440, 1.0, 22050))
+    assert wav_shortfall(path) == 0 and read_audio(path)[0].size == 22050
+    odd = tmp_path / "odd.wav"
+    sf.write(odd, tone(440, 1.0, 22050)[:1001], 22050, subtype="PCM_U8")  # 1001 bytes of data + a pad byte
+    assert wav_shortfall(odd) == 0 and read_audio(odd)[0].size == 1001
+    path.write_bytes(path.read_bytes()[:-22050])  # half the samples lost, as in an interrupted copy
+    assert sf.info(path).frames == 11025  # libsndfile counts only what is there, without a word
+    assert wav_shortfall(path) == pytest.approx(0.5, abs=0.001)
+    with pytest.raises(AudioError, match="файл обрезан: нет 50% звука"):
+        read_audio(path)
+    data = path.read_bytes()
+    at = data.index(b"data")
+    odd_chunk = tmp_path / "odd_chunk.wav"  # a 3-byte chunk before the data, padded to 4 as RIFF requires
+    odd_chunk.write_bytes(data[:at] + b"note\x03\x00\x00\x00abc\x00" + data[at:])
+    assert wav_shortfall(odd_chunk) == pytest.approx(0.5, abs=0.001)
 
 
 def test_resample_keeps_pitch_and_level():

@@ -111,13 +111,56 @@ def test_rate_from_config_and_default_output_beside_the_input(corpus, tmp_path, 
     assert {sf.info(p).samplerate for p in (out / "RUSLAN").iterdir()} == {24000}
 
 
-def test_leftovers_of_a_killed_run_are_cleaned_up(corpus, tmp_path):
+def test_leftovers_of_a_killed_run_are_cleaned_up_and_nothing_else(corpus, tmp_path):
     out = tmp_path / "out"
     (out / "RUSLAN").mkdir(parents=True)
-    leftover = out / "RUSLAN" / f".mono44.wav.abc123{TEMP_SUFFIX}"
-    leftover.write_bytes(b"RIFF half a file")
+    ours = [out / "RUSLAN" / f".mono44.wav.k3j_9x2a{TEMP_SUFFIX}", out / f".{METADATA}.a1b2c3d4{TEMP_SUFFIX}"]
+    theirs = [out / "RUSLAN" / f".notes{TEMP_SUFFIX}", out / "RUSLAN" / f"draft.wav{TEMP_SUFFIX}",
+              out / "RUSLAN" / f".mono44.wav{TEMP_SUFFIX}", out / "RUSLAN" / f".other.wav.k3j_9x2a{TEMP_SUFFIX}",
+              out / f".notes.txt.a1b2c3d4{TEMP_SUFFIX}"]
+    for path in ours + theirs:
+        path.write_bytes(b"RIFF half a file")
     resample_wavs.main([str(corpus), "--out", str(out), "--sr", "22050", "--workers", "1"])
-    assert not leftover.exists()
+    assert not [path for path in ours if path.exists()]
+    assert all(path.read_bytes() == b"RIFF half a file" for path in theirs)
+
+
+def test_a_truncated_source_is_listed_not_converted(corpus, tmp_path, capsys):
+    whole = (corpus / "RUSLAN" / "mono44.wav").read_bytes()
+    (corpus / "RUSLAN" / "mono44.wav").write_bytes(whole[: len(whole) * 3 // 4])  # a copy cut short
+    out = tmp_path / "out"
+    assert resample_wavs.main([str(corpus), "--out", str(out), "--sr", "22050", "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "mono44.wav: файл обрезан: нет 25% звука" in err
+    assert not (out / "RUSLAN" / "mono44.wav").exists() and (out / "RUSLAN" / "stereo48.wav").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal (POSIX)")
+def test_progress_bar_only_on_a_terminal(corpus, tmp_path):
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    command = [sys.executable, str(ROOT / "resample_wavs.py"), str(corpus), "--sr", "22050", "--workers", "1"]
+    logged = subprocess.run([*command, "--out", str(tmp_path / "a")], capture_output=True, text=True, timeout=120)
+    assert "Пересэмплирование" not in logged.stderr and "%|" not in logged.stderr
+    assert "corrupt.wav" in logged.stderr  # the failures are still reported
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0-column terminal hides it
+    with subprocess.Popen([*command, "--out", str(tmp_path / "b")], stdout=subprocess.DEVNULL, stderr=follower) as run:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            seen += chunk
+    os.close(leader)
+    assert run.returncode == 1 and "Пересэмплирование" in seen.decode("utf-8", "replace")
 
 
 @pytest.mark.parametrize(
