@@ -83,6 +83,7 @@ def staged_best_model(run_dir: Path, keep_older: bool) -> Iterator[Path]:
         if new:
             os.replace(new[-1], run_dir / new[-1].name)
             os.replace(staging / BEST, run_dir / BEST)
+            log.info("лучшая модель: %s (и best_model.pth)", run_dir / new[-1].name)
             if not keep_older:
                 for older in numbered(run_dir, "best_model"):
                     if older.name != new[-1].name:

@@ -329,21 +329,24 @@ class GuardedTrainer(Trainer):
         if eval_loss is None:
             return
         self.history.add("EvalStats/avg_loss", self.total_steps_done, float(eval_loss))
+        early_stop = self._count_evaluation(float(eval_loss))
         self.save_best_model()  # best by eval right away, also after an evaluation in the middle of an epoch
-        self._count_evaluation(float(eval_loss))
+        if early_stop and not self._stopping:
+            raise _StopTraining(early_stop, evaluated=True)
 
-    def _count_evaluation(self, eval_loss: float):
+    def _count_evaluation(self, eval_loss: float) -> str | None:
+        """Evaluations since the best eval loss; the reason to stop once there are `early_stop` of them."""
         if self._best_eval is None:  # a continued run starts from the best eval loss it had
             restored = self.best_loss.get("eval_loss") if isinstance(self.best_loss, dict) else None
             self._best_eval = restored if restored is not None else math.inf
         if eval_loss < self._best_eval:
             self._best_eval, self._evals_without_gain = eval_loss, 0
-            return
+            return None
         self._evals_without_gain += 1
-        patience = self.limits.early_stop
-        if patience and self._evals_without_gain >= patience and not self._stopping:
-            raise _StopTraining(f"ранняя остановка: eval loss не улучшился за {self._evals_without_gain} оценок "
-                                f"(лучший {self._best_eval:.4f})", evaluated=True)
+        if self.limits.early_stop and self._evals_without_gain >= self.limits.early_stop:
+            return (f"ранняя остановка: eval loss не улучшился за {self._evals_without_gain} оценок "
+                    f"(лучший {self._best_eval:.4f})")
+        return None
 
     def _health_check(self):
         for finding in self.history.check(steps_per_epoch=len(self.train_loader or []) or None):

@@ -1,5 +1,6 @@
-"""Real Coqui Trainer on a tiny corpus, on CPU: checkpoints, resume, kill, NaN guard, bad input."""
+"""Real Coqui Trainer on a tiny corpus, on CPU: checkpoints, resume, kill, NaN guard, limits, early stop, bad input."""
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -156,22 +157,12 @@ def test_fp16_overflow_lowers_the_scale_and_counts_as_nan_only_below_scale_one(t
     # GradScaler runs on the CPU too, so the fp16 bookkeeping is exercised here the way CUDA runs it
     trainer = build_trainer(load_config(tiny_config_path), limits=Limits(max_steps=4))
     trainer.use_amp_scaler, trainer.scaler = True, torch.amp.GradScaler("cpu")
-    optimizer = trainer.optimizer[0]
-
-    def overflowing_step():
-        trainer.scaler.scale(torch.ones(()))  # what backward() of a scaled loss does first
-        for param in trainer.model.parameters():
-            param.grad = torch.full_like(param, float("inf"))
-        trainer._grad_clipping(grad_clip=5.0, optimizer=optimizer, scaler=trainer.scaler)
-        trainer.scaler.step(optimizer)
-        trainer.scaler.update()
-
-    overflowing_step()
-    overflowing_step()
+    overflowing_fp16_step(trainer)
+    overflowing_fp16_step(trainer)
     assert trainer.fp16_overflows == 2 and trainer.nonfinite_total == 0
     assert trainer.scaler.get_scale() == 65536.0 / 4
     trainer.scaler.update(0.5)
-    overflowing_step()
+    overflowing_fp16_step(trainer)
     assert trainer.nonfinite_total == 1
 
 
@@ -203,3 +194,118 @@ def test_missing_wav_fails_before_training(tiny_config_path, tmp_path):
     assert result.returncode == 2
     assert "999999_RUSLAN.wav" in result.stderr and "Traceback" not in result.stderr
     assert not run_dirs(tiny_config_path)
+
+
+# --- the guard inside real training steps, the back-off and how a run ends -----------------------------------
+def weights_before_each_step(trainer) -> dict[int, list[torch.Tensor]]:
+    """Snapshots of the weights at the start of every training step, keyed by step."""
+    model, snapshots = trainer.model, {}
+    original = model.on_train_step_start
+
+    def start(trainer_):
+        original(trainer_)
+        snapshots[trainer_.total_steps_done] = [p.detach().clone() for p in model.parameters()]
+
+    model.on_train_step_start = start
+    return snapshots
+
+
+def test_nan_gradients_of_real_steps_are_not_applied_then_lr_is_halved_and_kept_for_resume(tiny_config_path, caplog):
+    config = load_config(tiny_config_path)
+    config.save_step = 100
+    trainer = build_trainer(config, limits=Limits(max_steps=8, health_every=1))
+    poisoned = {3, 4, 5}  # steps 0-1 are GlowTTS's data-dependent initialisation
+    layer = dict(trainer.model.named_parameters())["decoder.flows.0.logs"]
+    layer.register_hook(lambda grad: grad * float("nan") if trainer.total_steps_done in poisoned else grad)
+    snapshots = weights_before_each_step(trainer)
+    lr, base_lrs = config.lr, list(trainer.scheduler[0].base_lrs)
+    caplog.set_level(logging.WARNING, logger="rutts.training")
+    trainer.fit()
+
+    assert trainer.nonfinite_total == len(poisoned)
+    for step in poisoned:  # loss was finite, gradients not: nothing applied
+        assert all(torch.equal(a, b) for a, b in zip(snapshots[step], snapshots[step + 1]))
+    assert any(not torch.equal(a, b) for a, b in zip(snapshots[6], snapshots[7]))  # a clean step is applied
+    assert trainer.config.lr == lr / 2 and trainer.scheduler[0].base_lrs == [x / 2 for x in base_lrs]
+    assert "скорость обучения снижена вдвое" in caplog.text
+    assert "проверка обучения: защита пропустила шагов с NaN/Inf: 3" in caplog.text  # the in-training check
+    run = trainer.output_path
+    assert json.loads((run / "config.json").read_text())["lr"] == lr / 2
+    resumed = build_trainer(load_config(run / "config.json"), continue_path=run, limits=Limits(max_steps=9))
+    assert resumed.config.lr == lr / 2
+
+
+def overflowing_fp16_step(trainer):
+    """One fp16 step whose gradients overflow, through the trainer's GradScaler (it runs on the CPU too)."""
+    scaler = trainer.scaler  # the stock optimize() keeps using its own reference after a back-off
+    scaler.scale(torch.ones(()))  # what backward() of a scaled loss does first
+    for param in trainer.model.parameters():
+        param.grad = torch.full_like(param, float("inf"))
+    trainer._grad_clipping(grad_clip=5.0, optimizer=trainer.optimizer[0], scaler=scaler)
+    scaler.step(trainer.optimizer[0])
+    scaler.update()
+
+
+def test_fp16_back_off_is_written_into_the_run_config_and_kept_on_resume(tiny_config_path):
+    config = load_config(tiny_config_path)
+    config.mixed_precision = True  # a GPU run's config.json
+    trainer = build_trainer(config, limits=Limits(max_steps=4))
+    run = trainer.output_path
+    assert json.loads((run / "config.json").read_text())["mixed_precision"] is True
+    trainer.use_amp_scaler, trainer.scaler = True, torch.amp.GradScaler("cpu", init_scale=0.5)
+    trainer.save_checkpoint()
+    for _ in range(3):  # overflowing even below scale 1: real NaN/Inf steps
+        overflowing_fp16_step(trainer)
+    assert trainer.nonfinite_total == 3 and trainer.config.mixed_precision is False and trainer.scaler is None
+    assert json.loads((run / "config.json").read_text())["mixed_precision"] is False
+    resumed = build_trainer(load_config(run / "config.json"), continue_path=run, limits=Limits(max_steps=4))
+    assert resumed.config.mixed_precision is False
+
+
+def test_interrupt_saves_runs_the_interrupt_callbacks_and_tears_down_ddp(tiny_config_path, tmp_path):
+    import torch.distributed as dist
+
+    trainer = build_trainer(load_config(tiny_config_path), limits=Limits(max_steps=50))
+    model, called = trainer.model, []
+    model.on_keyboard_interrupt = lambda trainer_: called.append(trainer_.total_steps_done)
+    original = model.on_train_step_start
+
+    def start(trainer_):
+        original(trainer_)
+        if trainer_.total_steps_done == 3:
+            raise KeyboardInterrupt
+
+    model.on_train_step_start = start
+    dist.init_process_group("gloo", store=dist.FileStore(str(tmp_path / "ddp_store"), 1), rank=0, world_size=1)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            trainer.fit()
+        assert called == [3]
+        assert not dist.is_initialized()
+        assert (trainer.output_path / "checkpoint_3.pth").is_file()
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def test_max_minutes_ends_the_run_with_a_checkpoint(tiny_config_path):
+    config = load_config(tiny_config_path)
+    config.save_step = 1000
+    trainer = build_trainer(config, limits=Limits(max_steps=300, max_minutes=0.05))
+    trainer.fit()
+    assert trainer.stop_reason == "достигнут предел времени (0.05 мин)"
+    assert 3 <= trainer.elapsed_seconds < 60 and trainer.total_steps_done < 300
+    assert (trainer.output_path / f"checkpoint_{trainer.total_steps_done}.pth").is_file()
+
+
+def test_early_stop_after_evaluations_without_a_better_eval_loss(tiny_config_path):
+    config = load_config(tiny_config_path)
+    config.lr = 0.0  # the weights stay as they are after the initialisation: the eval loss cannot improve
+    trainer = build_trainer(config, limits=Limits(max_steps=60, early_stop=2))
+    trainer.fit()
+    evaluations = trainer.history.series()["EvalStats/avg_loss"]
+    assert len(evaluations) == 3, evaluations
+    assert trainer.stop_reason.startswith("ранняя остановка: eval loss не улучшился за 2 оценок")
+    best = torch.load(trainer.output_path / "best_model.pth", map_location="cpu", weights_only=False)
+    assert best["step"] == evaluations[0][0]  # the first evaluation stayed the best
+    assert (trainer.output_path / f"checkpoint_{trainer.total_steps_done}.pth").is_file()
