@@ -1,15 +1,20 @@
 """Audit a corpus in RUSLAN layout before training and write its train/validation split.
 
     python check_sample_rate.py data/RUSLAN_22k            # full audit + split
+    python check_sample_rate.py data/demo_22k --preset cpu # the length limits training with --preset cpu applies
     python check_sample_rate.py                            # the corpus of config.json (datasets[0].path)
     python check_sample_rate.py data/RUSLAN_22k --quick    # headers and text only, no decoding
     python check_sample_rate.py data/RUSLAN_22k --json report.json
 
 Checks: every metadata id has <root>/RUSLAN/<id>.wav and every wav a line; sample rate, mono, 16-bit PCM;
-text through the front end (rutts.text) and its characters against config.json's alphabet; durations
-against min_audio_len/max_audio_len; clipping, near-silence, long leading/trailing silence.
+wavs cut short (the header promises more sound than the file holds); text through the front end (rutts.text)
+and its characters against the config's alphabet; durations and text lengths against min/max_audio_len and
+min/max_text_len of the config as training reads it (rutts.training.load_config, with --preset); clipping,
+near-silence, long leading/trailing silence.
 Writes <root>/metadata_train.csv and <root>/metadata_val.csv (id|processed text) from the utterances without
-errors, and <root>/processed_text_cache.json. Exit code: 0 ok (warnings allowed), 1 errors in the data,
+errors, <root>/processed_text_cache.json, and <root>/frontend.json: the lexicon and stress settings the text
+was processed with, which training copies into its run and synthesis then follows (rutts.run_frontend).
+The progress bars are drawn only on a terminal. Exit code: 0 ok (warnings allowed), 1 errors in the data,
 2 the corpus or config cannot be read.
 """
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from collections import defaultdict
@@ -39,6 +45,7 @@ from rutts.dataset import (
     write_split,
     write_text_atomic,
 )
+from rutts.run_frontend import RECORD_NAME, default_lexicon, record_frontend
 from rutts.text import FrontEnd, TextError
 
 EXAMPLES = 5
@@ -47,6 +54,7 @@ TITLES = {
     "missing_wav": "нет wav-файла",
     "empty_wav": "пустой wav (0 байт)",
     "corrupt_wav": "wav не читается",
+    "truncated_wav": "wav обрезан",
     "not_wav": "не WAV",
     "no_audio": "в wav нет звука",
     "sample_rate": "не та частота",
@@ -67,6 +75,11 @@ TITLES = {
 
 
 def hints(limits: AuditLimits, config_path: Path, root: Path) -> dict[str, str]:
+    def skipped(key: str) -> str:
+        if key in limits.audit_defaults:
+            return f"в {config_path.name} нет {key}: обучение их возьмёт, но такие фразы лучше проверить"
+        return "обучение пропустит эти фразы"
+
     resample = (f"пересэмплируйте в {limits.sample_rate} Гц, моно, 16 бит: python resample_wavs.py {root} "
                 f"(запишет {root}_22k; проверяйте потом его)")
     return {
@@ -76,9 +89,11 @@ def hints(limits: AuditLimits, config_path: Path, root: Path) -> dict[str, str]:
         "subtype": resample,
         "empty_wav": "перезапишите или удалите файл и его строку в разметке",
         "corrupt_wav": "перезапишите или удалите файл и его строку в разметке",
+        "truncated_wav": "в файле меньше звука, чем обещает его заголовок (копирование или распаковка прервались): "
+                         "скопируйте его заново",
         "unencodable": f"поправьте текст или словарь (--lexicon), или добавьте символы в {config_path.name}",
-        "too_short": "обучение пропустит эти фразы",
-        "too_long": "обучение пропустит эти фразы",
+        "too_short": skipped("min_audio_len"),
+        "too_long": skipped("max_audio_len"),
         "text_too_short": "обучение пропустит эти фразы",
         "text_too_long": "обучение пропустит эти фразы; разбейте их на части или поднимите max_text_len",
         "long_silence": "обучение обрезает тишину (do_trim_silence), но лучше подрезать запись",
@@ -91,6 +106,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("root", nargs="?", type=Path, help="папка корпуса (по умолчанию datasets[0].path из конфига)")
     parser.add_argument("--config", type=Path, default=Path("config.json"), help="config.json модели (по умолчанию %(default)s)")
+    parser.add_argument("--preset", help="пресет, с которым будете обучать (cpu, gpu8gb): его пределы длины фраз")
     parser.add_argument("--metadata", type=Path, help="файл разметки id|текст (по умолчанию единственный metadata_*.csv)")
     parser.add_argument("--json", nargs="?", const="-", metavar="ФАЙЛ", help="отчёт в JSON: в файл или («-») на stdout")
     parser.add_argument("--no-stress", action="store_true", help="без автоматических ударений")
@@ -100,18 +116,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not 0 < args.val_fraction < 0.5:
         parser.error("--val-fraction должна быть между 0 и 0.5")
-    if args.lexicon is None and Path("lexicon.txt").is_file():
-        args.lexicon = Path("lexicon.txt")  # the same default as `python -m rutts.text`
     return args
 
 
-def load_config(path: Path) -> dict:
+def load_training_config(path: Path, preset: str | None) -> dict:
+    """The config exactly as training will read it: Coqui's defaults, then config.json, then the preset."""
+    from rutts.training import TrainingSetupError, load_config  # torch and Coqui: seconds, so not for --help
+
     try:
-        return json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise DatasetError(f"конфиг не найден: {path}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise DatasetError(f"конфиг {path} не читается как JSON в UTF-8: {error}") from None
+        return load_config(path, preset).to_dict()
+    except TrainingSetupError as error:
+        raise DatasetError(str(error)) from None
 
 
 def config_dataset(config: dict) -> tuple[Path | None, str, str]:
@@ -123,7 +138,8 @@ def config_dataset(config: dict) -> tuple[Path | None, str, str]:
 
 def progress(iterable, stage: str, total: int):
     labels = {"headers": "заголовки", "text": "текст (части)", "signal": "звук"}
-    return tqdm(iterable, desc=labels[stage], total=total, unit="", disable=None, leave=False)
+    # only on a terminal: in a log file every redraw would be a line of its own
+    return tqdm(iterable, desc=labels[stage], total=total, unit="", disable=not sys.stderr.isatty(), leave=False)
 
 
 def issue_table(issues: list[dict], hint_by_code: dict[str, str]) -> list[str]:
@@ -181,13 +197,25 @@ def build_report(audit: Audit, limits: AuditLimits, split: Split | None, elapsed
     }
 
 
+def requirements(limits: AuditLimits, args: argparse.Namespace) -> str:
+    """The limits the audit applied and where they come from."""
+    source = args.config.name + (f" + пресет {args.preset}" if args.preset else "")
+    rate = limits.sample_rate
+    text = (f"текст {limits.min_text_chars}–{limits.max_text_chars:.0f} симв." if math.isfinite(limits.max_text_chars)
+            else f"текст от {limits.min_text_chars} симв.")
+    line = (f"Требования ({source}, как при обучении): {rate} Гц, моно, 16-bit PCM; "
+            f"звук {limits.min_samples / rate:.1f}–{limits.max_samples / rate:.1f} с, {text}")
+    if limits.audit_defaults:
+        line += f" ({', '.join(limits.audit_defaults)} нет в конфиге: это предел только проверки)"
+    return line
+
+
 def render(report: dict, limits: AuditLimits, args: argparse.Namespace, config_root: Path | None) -> str:
     root = report["root"]
     lines = [
         f"Корпус {root}: разметка {Path(report['metadata']).name} ({report['metadata_lines']} строк), "
         f"wav-файлов {report['wav_files']}, звука {hours(report['seconds'])}",
-        f"Требования ({args.config.name}): {limits.sample_rate} Гц, моно, 16-bit PCM, "
-        f"{limits.min_samples / limits.sample_rate:.1f}–{limits.max_samples / limits.sample_rate:.1f} с",
+        requirements(limits, args),
         f"Текст: ударения {'выкл.' if args.no_stress else 'авто'}, словарь {args.lexicon or 'встроенный'}; "
         f"через фронтенд прошло {report['texts_processed_now']} из {report['distinct_texts']} разных текстов, "
         f"остальные из кэша {CACHE_FILE}",
@@ -219,12 +247,17 @@ def render(report: dict, limits: AuditLimits, args: argparse.Namespace, config_r
     lines += [f"  {split['train']}", f"  {split['val']}"]
     if report["errors"]:
         lines.append("Фразы с ошибками в разбиение не вошли: исправьте их и проверьте снова или обучайте без них.")
+    lines.append(f"Настройки текста (словарь, ударения) записаны в {Path(root) / RECORD_NAME}: "
+                 "обучение и озвучка прочтут текст так же")
     command = "python train_glowtts.py"
     if args.config != Path("config.json"):
         command += f" --config {args.config}"
+    if args.preset:
+        command += f" --preset {args.preset}"
     if config_root is None or config_root.resolve() != Path(root).resolve():
         command += f" --data {root}"
-    lines.append(f"Дальше: {command}   (без GPU: добавьте --preset cpu)")
+    advice = "" if args.preset else "   (без GPU: --preset cpu; его пределы длины покажет проверка с --preset cpu)"
+    lines.append(f"Дальше: {command}{advice}")
     return "\n".join(lines)
 
 
@@ -234,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
-        config = load_config(args.config)
+        config = load_training_config(args.config, args.preset)
         limits = AuditLimits.from_config(config)
         config_root, train_name, val_name = config_dataset(config)
         root = args.root or config_root
@@ -244,14 +277,23 @@ def main(argv: list[str] | None = None) -> int:
         if metadata.name in (train_name, val_name) and metadata.resolve().parent == root.resolve():
             raise DatasetError(f"{metadata.name} — разбиение, которое пишет эта проверка (datasets[0] в "
                                f"{args.config.name}); укажите исходную разметку")
+        args.lexicon = args.lexicon or default_lexicon()
         frontend = FrontEnd(args.lexicon, stress=not args.no_stress)
         started = time.perf_counter()
         audit = audit_corpus(root, metadata, limits, frontend, signal=not args.quick, wrap=progress)
         usable = audit.usable()
         split = write_split(root, usable, args.val_fraction, train_name, val_name) if len(usable) >= 2 else None
+        if split is not None:  # the split holds text read this way: training and synthesis must read alike
+            record_frontend(root, args.lexicon, stress=not args.no_stress)
         code = 1 if audit.errors else 0
-        report = {"root": str(root), "metadata": str(metadata), "config": str(args.config),
-                  "frontend": frontend.signature, "signal_checked": not args.quick, "exit_code": code,
+        report = {"root": str(root), "metadata": str(metadata), "config": str(args.config), "preset": args.preset,
+                  "limits": {"min_audio_len": limits.min_samples, "max_audio_len": limits.max_samples,
+                             "min_text_len": limits.min_text_chars,
+                             "max_text_len": limits.max_text_chars if math.isfinite(limits.max_text_chars) else None,
+                             "audit_defaults": list(limits.audit_defaults)},
+                  "frontend": frontend.signature,
+                  "frontend_record": str(Path(root) / RECORD_NAME) if split is not None else None,
+                  "signal_checked": not args.quick, "exit_code": code,
                   **build_report(audit, limits, split, time.perf_counter() - started)}
         if args.json and args.json != "-":
             write_text_atomic(Path(args.json), json.dumps(report, ensure_ascii=False, indent=1) + "\n")

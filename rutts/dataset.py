@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 import soundfile as sf
 
-from rutts.audio import AudioError, atomic_output, read_audio, speech_bounds, to_mono
+from rutts.audio import AudioError, atomic_output, read_audio, speech_bounds, to_mono, wav_shortfall
 from rutts.text import FrontEnd, TextError
 
 log = logging.getLogger(__name__)
@@ -39,8 +39,8 @@ MIN_VAL = 8
 
 FULL_SCALE = 32767 / 32768  # a 16-bit sample at its limit, as float
 
-ERRORS = ("missing_wav", "empty_wav", "corrupt_wav", "not_wav", "no_audio", "sample_rate", "channels",
-          "subtype", "empty_text", "text_error", "unencodable")
+ERRORS = ("missing_wav", "empty_wav", "corrupt_wav", "truncated_wav", "not_wav", "no_audio", "sample_rate",
+          "channels", "subtype", "empty_text", "text_error", "unencodable")
 WARNINGS = ("orphan_wav", "too_short", "too_long", "text_too_short", "text_too_long", "clipping", "quiet",
             "long_silence")
 
@@ -62,10 +62,12 @@ class AuditLimits:
     clip_share: float = 0.001  # share of samples at full scale
     quiet_dbfs: float = -45.0  # RMS of the whole file
     edge_silence_s: float = 1.0  # leading or trailing
+    audit_defaults: tuple[str, ...] = ()  # audio length limits the config leaves open, filled in by the audit
 
     @classmethod
     def from_config(cls, config: dict) -> AuditLimits:
-        """Read a Coqui config dict; absent or infinite audio length limits fall back to 0.5-15 s."""
+        """Read a Coqui config dict (as training will use it, presets applied); an absent or infinite audio
+        length limit falls back to 0.5 or 15 s, named in `audit_defaults` (training itself would not skip)."""
         try:
             sample_rate = int(config["audio"]["sample_rate"])
             alphabet = frozenset(config["characters"]["characters"] + config["characters"]["punctuations"])
@@ -75,15 +77,18 @@ class AuditLimits:
                 "characters.punctuations"
             ) from None
 
+        defaults = []
+
         def samples(key: str, default_s: float) -> int:
             value = config.get(key)
             if isinstance(value, (int, float)) and math.isfinite(value):
                 return int(value)
+            defaults.append(key)
             return int(default_s * sample_rate)
 
         return cls(
             sample_rate, alphabet, samples("min_audio_len", 0.5), samples("max_audio_len", 15.0),
-            config.get("min_text_len") or 1, config.get("max_text_len") or math.inf,
+            config.get("min_text_len") or 1, config.get("max_text_len") or math.inf, audit_defaults=tuple(defaults),
         )
 
 
@@ -335,6 +340,9 @@ def _header_issues(utt_id: str, path: Path, limits: AuditLimits) -> tuple[list[I
     except sf.LibsndfileError as error:
         return [Issue("corrupt_wav", utt_id, error.error_string)], None
     issues = []
+    shortfall = wav_shortfall(path)
+    if shortfall > 0:
+        issues.append(Issue("truncated_wav", utt_id, f"нет {shortfall:.0%} звука, в файле {info.duration:.2f} с"))
     if info.format not in ("WAV", "WAVEX"):
         issues.append(Issue("not_wav", utt_id, info.format))
     if info.frames == 0:

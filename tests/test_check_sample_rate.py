@@ -1,5 +1,6 @@
 """check_sample_rate.py on small real corpora: bad input, exit codes, the report, the split and its cache."""
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import soundfile as sf
 
 import check_sample_rate
-from rutts.text import CHARACTERS, PUNCTUATIONS
+from rutts.text import CHARACTERS, PUNCTUATIONS, VERSION
 
 RATE = 22050
 TEXTS = ["Тише едешь, дальше будешь.", "Урок 3: работа с таблицами.", "Откройте Excel и создайте файл.",
@@ -33,6 +34,7 @@ def make_corpus(root, count=10, metadata="metadata_RUSLAN_22200.csv"):
 
 def write_config(path, corpus=None, **changes):
     config = {
+        "model": "glow_tts",
         "audio": {"sample_rate": RATE},
         "characters": {"characters": CHARACTERS, "punctuations": PUNCTUATIONS},
         "min_audio_len": RATE // 2,
@@ -235,7 +237,7 @@ def test_missing_lexicon_config_and_report_folder_are_one_line_errors(corpus, co
     assert run(corpus, config, "--lexicon", str(tmp_path / "nope.txt")) == 2
     assert "Файл словаря не найден" in capsys.readouterr().err
     assert run(corpus, tmp_path / "nope.json") == 2
-    assert "конфиг не найден" in capsys.readouterr().err
+    assert "Файл не найден" in capsys.readouterr().err
     assert run(corpus, config, "--json", str(tmp_path / "no" / "report.json")) == 2
     err = capsys.readouterr().err
     assert err.startswith("Ошибка: ") and "report.json" in err and err.count("\n") == 1
@@ -244,7 +246,7 @@ def test_missing_lexicon_config_and_report_folder_are_one_line_errors(corpus, co
 def test_stress_runs_once_per_text_then_comes_from_the_cache(corpus, config, capsys):
     assert check_sample_rate.main([str(corpus), "--config", str(config), "--quick", "--json"]) == 0
     first = json.loads(capsys.readouterr().out)
-    assert first["texts_processed_now"] == len(TEXTS) and first["frontend"].startswith("v1-stress1")
+    assert first["texts_processed_now"] == len(TEXTS) and first["frontend"].startswith(f"v{VERSION}-stress1")
     assert "+" in (corpus / "metadata_train.csv").read_text(encoding="utf-8")
     assert check_sample_rate.main([str(corpus), "--config", str(config), "--quick", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["texts_processed_now"] == 0
@@ -268,3 +270,112 @@ def test_coqui_reads_the_split_and_its_tokenizer_knows_every_character(corpus, c
         cleaned = tokenizer.text_cleaner(sample["text"])
         assert cleaned and set(cleaned) <= set(tokenizer.characters.vocab), cleaned
         assert Path(sample["audio_file"]).is_file()
+
+
+def test_a_wav_cut_short_is_an_error_and_left_out_of_the_split(corpus, config, capsys):
+    wav = corpus / "RUSLAN" / "000003_RUSLAN.wav"
+    whole = wav.read_bytes()
+    wav.write_bytes(whole[: len(whole) * 3 // 4])  # as an interrupted copy leaves it; libsndfile still reads it
+    report = json_report(corpus, config, capsys, "--quick")
+    assert report["exit_code"] == 1
+    assert codes(report) == {("000003_RUSLAN", "truncated_wav")}
+    assert "000003_RUSLAN" not in (corpus / "metadata_train.csv").read_text() + (corpus / "metadata_val.csv").read_text()
+    assert run(corpus, config) == 1
+    out = capsys.readouterr().out
+    assert "ОШИБКА    wav обрезан" in out and "000003_RUSLAN: нет 25% звука, в файле 0.75 с" in out
+    assert "скопируйте его заново" in out
+    assert wav.read_bytes() == whole[: len(whole) * 3 // 4]  # the audit never touches the data
+
+
+PROJECT_CONFIG = Path(check_sample_rate.__file__).with_name("config.json")
+
+
+def test_the_preset_training_will_use_sets_the_length_limits(corpus, capsys):
+    sf.write(corpus / "RUSLAN" / "000000_RUSLAN.wav", tone(seconds=10.0), RATE, subtype="PCM_16")
+    plain = json_report(corpus, PROJECT_CONFIG, capsys, "--quick")
+    assert plain["preset"] is None and plain["limits"]["max_audio_len"] == 12 * RATE
+    assert codes(plain) == set()  # 10 s is within config.json's 12 s
+    cpu = json_report(corpus, PROJECT_CONFIG, capsys, "--quick", "--preset", "cpu")
+    assert cpu["limits"]["max_audio_len"] == 9 * RATE and cpu["limits"]["max_text_len"] == 250
+    assert codes(cpu) == {("000000_RUSLAN", "too_long")}  # the cpu preset's 9 s: training would skip it
+    assert run(corpus, PROJECT_CONFIG, "--quick", "--preset", "cpu") == 0
+    out = capsys.readouterr().out
+    assert "Требования (config.json + пресет cpu, как при обучении): 22050 Гц, моно, 16-bit PCM; звук 0.5–9.0 с, " \
+           "текст 3–250 симв." in out
+    assert "000000_RUSLAN: 10.0 с" in out and "--preset cpu --data" in out.splitlines()[-1]
+    assert run(corpus, PROJECT_CONFIG, "--preset", "nosuch") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Ошибка: Нет пресета «nosuch»") and "cpu" in err and err.count("\n") == 1
+
+
+def test_limits_the_config_leaves_open_are_named_as_the_audit_s_own(corpus, tmp_path, capsys):
+    config = write_config(tmp_path / "open.json", min_audio_len=1)
+    del_max = json.loads(config.read_text(encoding="utf-8"))
+    del del_max["max_audio_len"]
+    config.write_text(json.dumps(del_max, ensure_ascii=False), encoding="utf-8")
+    sf.write(corpus / "RUSLAN" / "000000_RUSLAN.wav", tone(seconds=16.0), RATE, subtype="PCM_16")
+    assert run(corpus, config, "--quick") == 0
+    out = capsys.readouterr().out
+    assert "(max_audio_len нет в конфиге: это предел только проверки)" in out
+    assert "в open.json нет max_audio_len: обучение их возьмёт" in out
+
+
+def test_the_front_end_settings_are_recorded_beside_the_split(corpus, config, tmp_path, capsys, monkeypatch):
+    from rutts.run_frontend import LEXICON_COPY, RECORD_NAME, frontend_for
+    from rutts.text import FrontEnd
+
+    assert run(corpus, config, "--quick") == 0
+    record = json.loads((corpus / RECORD_NAME).read_text(encoding="utf-8"))
+    assert record["stress"] is False and record["lexicon"] is None
+    assert record["signature"] == FrontEnd(None, stress=False).signature
+    assert f"записаны в {corpus / RECORD_NAME}" in capsys.readouterr().out
+
+    lexicon = tmp_path / "lexicon.txt"  # the default: lexicon.txt in the working folder
+    lexicon.write_text("Excel → +эксель\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert run(corpus, config, "--quick") == 0
+    record = json.loads((corpus / RECORD_NAME).read_text(encoding="utf-8"))
+    assert record["lexicon"] == LEXICON_COPY and (corpus / LEXICON_COPY).read_text(encoding="utf-8") == \
+        lexicon.read_text(encoding="utf-8")
+    assert "|откройте +эксель и создайте файл." in (corpus / "metadata_train.csv").read_text(encoding="utf-8") + \
+        (corpus / "metadata_val.csv").read_text(encoding="utf-8")
+    lexicon.unlink()  # the record, not the working folder, now says how this corpus was read
+    assert frontend_for(corpus).process("Откройте Excel.") == "откройте +эксель."
+
+
+def test_no_split_no_record(tmp_path, config, capsys):
+    corpus = make_corpus(tmp_path / "raw", count=3)
+    for wav in (corpus / "RUSLAN").iterdir():
+        sf.write(wav, tone(rate=44100), 44100, subtype="PCM_16")
+    assert run(corpus, config) == 1
+    assert not (corpus / "frontend.json").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal (POSIX)")
+def test_progress_bars_only_on_a_terminal(corpus, config):
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    command = [sys.executable, check_sample_rate.__file__, str(corpus), "--config", str(config), "--no-stress"]
+    logged = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert logged.returncode == 0 and "Итог: ошибок 0" in logged.stdout
+    assert "заголовки" not in logged.stderr and "%|" not in logged.stderr
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0-column terminal hides it
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=follower) as audit:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            seen += chunk
+    os.close(leader)
+    assert audit.returncode == 0 and "заголовки" in seen.decode("utf-8", "replace")
