@@ -13,6 +13,7 @@ dates, abbreviations, a few Latin words), mixed deterministically by --seed. The
 espeak-ng when RHVoice is not installed) reads rutts.text.normalize(text), the front end's own expansion, so the
 audio says what the training text becomes. Same flags give byte-identical files. Re-running skips the wavs that
 are already right, so an interrupted build resumes; the metadata file is written last, once every wav is there.
+The progress bar is drawn only on a terminal (not into a log).
 """
 import argparse
 import importlib.resources
@@ -240,7 +241,8 @@ def synthesize_all(todo: list[tuple[Path, str]], engine: str, voice: str, scratc
     pool = ThreadPoolExecutor(jobs)  # each job mostly waits for its own synthesizer process
     try:
         work = pool.map(partial(build_wav, engine=engine, voice=voice, scratch=scratch), todo)
-        for _ in tqdm(work, total=len(todo), desc="Синтез", unit="фраз"):
+        # the bar only on a terminal: in the demo log every redraw would be a line of its own
+        for _ in tqdm(work, total=len(todo), desc="Синтез", unit="фраз", disable=not sys.stderr.isatty()):
             pass
     finally:
         pool.shutdown(cancel_futures=True)  # on Ctrl-C or an error: do not start the queued jobs
