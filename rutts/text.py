@@ -1,10 +1,17 @@
 """Russian text front end: the same steps for training text and for synthesis.
 
-    raw text → user lexicon → ru-normalizr (numbers, dates, abbreviations, Latin)
-             → silero-stress (stress "+" and ё) → lowercase → model alphabet
+    raw text → stress marks checked → lexicon (user's, then built-in) → course rules (rutts/course_rules.py:
+    addresses, file names, versions, colon numbers, counted numbers in the right case via rutts/numerals.py,
+    labels) → lexicon again → acronyms spelled → ru-normalizr (dates, ordinals, Roman numerals, abbreviations,
+    the rest of the Latin) → silero-stress (stress "+" and ё) → lowercase → model alphabet
 
 Stress is written as "+" before the stressed vowel ("мол+око"). Marks the user wrote by hand ("+" or
-U+0301 after the vowel) and readings from the lexicon are kept as they are.
+U+0301 after the vowel) and readings from the lexicon are kept as they are; a "+" that stands before no vowel
+is a typo: it is dropped with a warning and the word is stressed automatically. The lexicon wins over every rule:
+its readings are hidden from later steps, and its keys may span words ("Python 3.12", "урок 5").
+
+    python -m rutts.text "Это займёт примерно 2 минуты."        # how the model will read it
+    echo "Посмотрите на 3:15 в видео." | python -m rutts.text --no-stress --lexicon lexicon.txt
 """
 from __future__ import annotations
 
@@ -12,11 +19,15 @@ import hashlib
 import logging
 import re
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
+
+from rutts import course_rules
+from rutts.course_rules import Shelf
 
 log = logging.getLogger(__name__)
 
-VERSION = "1"  # bump when processing changes, so cached training text is rebuilt
+VERSION = "2"  # bump when processing changes, so cached training text is rebuilt
 STRESS = "+"
 VOWELS = "аеёиоуыэюя"
 CHARACTERS = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя" + STRESS
@@ -26,16 +37,6 @@ DEFAULT_LEXICON = Path(__file__).with_name("lexicon_default.txt")
 # Characters that carry no sound and are dropped silently (unlike emoji or CJK, which get a warning).
 _SILENT = "«»\"“”„'’`*_#~^|/\\[]{}<>©®™•·"
 _PAUSE = {"—": ",", "–": ",", "(": ",", ")": ",", "…": "."}
-# Rules ahead of ru-normalizr for what it reads wrong in course scripts (see tests/test_text.py):
-# "Python 3.12", "версия 2.0": a version is read with "точка", not as a decimal fraction;
-_VERSION_NUMBER = re.compile(r"(?i)\b(верси\w*|python|питон|v)\s*(\d+(?:\.\d+)+)\b")
-# "в 19:00", "до 18:30": written as "19 ч. 30 мин." the library puts hours and minutes in the right case;
-_CLOCK_TIME = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
-# "в уроке 7", "на стр. 15": a number that labels something is read as is ("семь"), not inflected.
-_LABEL_NUMBER = re.compile(
-    r"(?i)\b(урок\w*|глав\w*|страниц\w*|раздел\w*|пункт\w*|модул\w*|лекци\w*|задани\w*|"
-    r"упражнени\w*|шаг\w*|слайд\w*|пример\w*|вариант\w*)\s+(\d+)\b(?![.,]\d)"
-)
 
 
 class TextError(ValueError):
@@ -59,31 +60,46 @@ def read_lexicon(path: str | Path) -> dict[str, str]:
         parts = re.split(r"\s*(?:→|->|=|\t)\s*", line, maxsplit=1)
         if len(parts) != 2 or not parts[0] or not parts[1]:
             raise TextError(f"{path}:{number}: ожидается строка вида «слово → чтение», получено: {line!r}")
-        entries[parts[0]] = _hand_stress(parts[1])
+        entries[parts[0]] = check_stress_marks(_hand_stress(parts[1]), f"{path}:{number}")
     return entries
 
 
 class Lexicon:
-    """Whole-word, case-insensitive replacements; longer keys first so "C++" wins over "C"."""
+    """Whole-word, case-insensitive replacements; longer keys first so "C++" wins over "C" and "Python 3.12"
+    over "Python". A key may hold spaces ("урок 5"): any run of spaces in the text matches them."""
 
     def __init__(self, *entry_dicts: dict[str, str]):
         self.entries: dict[str, str] = {}
         for entries in entry_dicts:  # earlier dictionaries win
             for word, reading in entries.items():
-                self.entries.setdefault(word.lower(), reading)
+                self.entries.setdefault(_key(word), reading)
         keys = sorted(self.entries, key=len, reverse=True)
+        alternatives = (r"\s+".join(re.escape(part) for part in key.split(" ")) for key in keys)
         self._pattern = (
-            re.compile("|".join(rf"(?<![\w+#.]){re.escape(k)}(?![\w+#])" for k in keys), re.IGNORECASE)
+            re.compile("|".join(rf"(?<![\w+#.@-]){a}(?![\w+#@]|\.\w)" for a in alternatives), re.IGNORECASE)
             if keys else None
         )
 
     def apply(self, text: str) -> str:
+        return self.protect(text, None)
+
+    def protect(self, text: str, shelf: Shelf | None) -> str:
+        """Replace every entry by its reading; with a shelf, the reading is hidden from the later steps."""
         if self._pattern is None:
             return text
-        return self._pattern.sub(lambda m: self.entries[m.group(0).lower()], text)
+
+        def reading(match: re.Match) -> str:
+            found = self.entries[_key(match.group(0))]
+            return shelf.put(found) if shelf is not None else found
+
+        return self._pattern.sub(reading, text)
 
     def digest(self) -> str:
         return hashlib.sha1(repr(sorted(self.entries.items())).encode()).hexdigest()[:12]
+
+
+def _key(word: str) -> str:
+    return re.sub(r"\s+", " ", word.strip().lower())
 
 
 def _hand_stress(text: str) -> str:
@@ -93,12 +109,24 @@ def _hand_stress(text: str) -> str:
     return unicodedata.normalize("NFC", text.replace("\u0301", ""))
 
 
-def _course_rules(text: str) -> str:
-    from num2words import num2words
+_MARKED_WORD = re.compile(r"[+а-яё]*(?:[а-яё]\+|\+[а-яё])[+а-яё]*", re.IGNORECASE)
+_MISPLACED_MARK = re.compile(rf"\{STRESS}(?![{VOWELS}])", re.IGNORECASE)
 
-    text = _VERSION_NUMBER.sub(lambda m: f"{m.group(1)} {m.group(2).replace('.', ' точка ')}", text)
-    text = _CLOCK_TIME.sub(lambda m: f"{m.group(1)} ч." + ("" if m.group(2) == "00" else f" {m.group(2)} мин."), text)
-    return _LABEL_NUMBER.sub(lambda m: f"{m.group(1)} {num2words(int(m.group(2)), lang='ru')}", text)
+
+def check_stress_marks(text: str, where: str = "") -> str:
+    """Drop every "+" in a Russian word that stands before no vowel ("+слово", "сл+"; "сл+ово" is right), with a
+    warning naming the word; a word left without marks is then stressed automatically."""
+
+    def check(match: re.Match) -> str:
+        word = match.group(0)
+        kept = _MISPLACED_MARK.sub("", word)
+        if kept != word:
+            then = "остальные знаки в слове сохранены" if STRESS in kept else "ударение будет поставлено автоматически"
+            log.warning("%sзнак ударения «+» в слове «%s» стоит не перед гласной: знак пропущен, %s",
+                        f"{where}: " if where else "", word, then)
+        return kept
+
+    return _MARKED_WORD.sub(check, text)
 
 
 class _Normalizer:
@@ -123,13 +151,19 @@ def _normalize_words(text: str) -> str:
     return _normalizer(text)
 
 
+@lru_cache(maxsize=1)
+def _default_lexicon() -> Lexicon:
+    return Lexicon(read_lexicon(DEFAULT_LEXICON))
+
+
 def normalize(text: str, lexicon: Lexicon | None = None) -> str:
     """Numbers, dates, abbreviations and Latin spelled out in Cyrillic; case and punctuation kept, no new stress."""
-    if lexicon is None:
-        lexicon = Lexicon(read_lexicon(DEFAULT_LEXICON))
-    text = unicodedata.normalize("NFC", _hand_stress(text))
-    text = lexicon.apply(_course_rules(text))
-    return re.sub(r"\s+", " ", _normalize_words(text)).strip()
+    lexicon = _default_lexicon() if lexicon is None else lexicon
+    shelf = Shelf()
+    text = check_stress_marks(unicodedata.normalize("NFC", _hand_stress(text)))
+    text = course_rules.apply(lexicon.protect(text, shelf), shelf)
+    text = course_rules.spell_letters(lexicon.protect(text, shelf), shelf)
+    return re.sub(r"\s+", " ", shelf.restore(_normalize_words(text))).strip()
 
 
 class _Accentor:
@@ -199,7 +233,7 @@ def to_alphabet(text: str) -> str:
     if unknown:
         log.warning("пропущены символы, которые нельзя произнести: %s", " ".join(sorted(set(unknown))))
     text = "".join(kept)
-    text = re.sub(rf"\{STRESS}(?![{VOWELS}])", "", text)  # a "+" must stand before a vowel
+    text = re.sub(rf"\{STRESS}(?![{VOWELS}])", "", text)  # a plus sign the normalizer left is no stress mark
     text = re.sub(r"\s+([,.!?:;])", r"\1", text)
     text = re.sub(r"([,.!?:;-])(?:[,:;-]\s*)+", r"\1 ", text)  # "—," leftovers → one mark
     text = re.sub(r"\s+", " ", text).strip(" ,;:-")
@@ -238,9 +272,12 @@ def split_sentences(text: str) -> list[str]:
     return [s.text for s in sentenize(text) if s.text.strip()]
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
+    """`python -m rutts.text`: print how the model will read a text, one sentence a line, warnings on stderr."""
     import argparse
     import sys
+
+    from rutts.run_frontend import default_lexicon
 
     parser = argparse.ArgumentParser(
         prog="python -m rutts.text", description="Показать, как модель прочтёт текст: раскрытия и ударения."
@@ -248,13 +285,22 @@ if __name__ == "__main__":
     parser.add_argument("text", nargs="*", help="текст (или подайте его на stdin)")
     parser.add_argument("--lexicon", help="свой словарь произношений (по умолчанию lexicon.txt, если он есть)")
     parser.add_argument("--no-stress", action="store_true", help="без автоматических ударений")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     source = " ".join(args.text) if args.text else sys.stdin.read()
-    lexicon = args.lexicon or (Path("lexicon.txt") if Path("lexicon.txt").exists() else None)
     try:
-        front_end = FrontEnd(lexicon, stress=not args.no_stress)
+        front_end = FrontEnd(args.lexicon or default_lexicon(), stress=not args.no_stress)
         for sentence in split_sentences(source):
             print(front_end.process(sentence))
     except TextError as error:
-        sys.exit(f"Ошибка: {error}")
+        print(f"Ошибка: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    from rutts.text import main as _main  # the package's own module, not a second copy under __main__
+
+    sys.exit(_main())

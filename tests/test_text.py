@@ -1,38 +1,70 @@
-"""The Russian front end: hard normalization cases, stress, lexicon, alphabet, sentence splitting."""
+"""The Russian front end: course-style reading cases, stress marks, lexicon, alphabet, sentence splitting."""
+import logging
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from rutts.text import CHARACTERS, PUNCTUATIONS, FrontEnd, TextError, read_lexicon, split_sentences
+from rutts.text import (CHARACTERS, PUNCTUATIONS, STRESS, VOWELS, FrontEnd, TextError, normalize, read_lexicon,
+                        split_sentences)
 
+ROOT = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).parent / "data" / "normalization_cases.tsv"
 
 
 def plain(text: str) -> str:
-    return " ".join(re.sub(r"[^\w-]+", " ", text.replace("+", "").lower()).split())
+    """What is said: lowercase words, no punctuation or stress marks; "эс-кью-эль" = "эс кью эль", "ё" = "е"."""
+    text = text.replace(STRESS, "").replace("-", " ").lower().replace("ё", "е")
+    return " ".join(re.sub(r"[^\w]+", " ", text).split())
 
 
-def hard_cases():
+def reading_cases():
     for line in CASES.read_text(encoding="utf-8").splitlines():
         if line.startswith("#") or not line.strip():
             continue
-        source, expected, *known = line.split("\t")
-        marks = [pytest.mark.xfail(strict=True, reason="ru-normalizr case agreement")] if known else []
-        yield pytest.param(source, expected, marks=marks, id=source[:30])
+        source, expected, *reason = line.split("\t")
+        marks = [pytest.mark.xfail(strict=True, reason=reason[0])] if reason else []
+        yield pytest.param(source, expected, marks=marks, id=source[:40])
 
 
-@pytest.mark.parametrize(("source", "expected"), list(hard_cases()))
-def test_hard_normalization_cases(front_end, source, expected):
+def test_case_list_is_large_and_covers_every_kind():
+    lines = CASES.read_text(encoding="utf-8").splitlines()
+    sections = [line for previous, line in zip(lines, lines[1:]) if previous == "#" and line.startswith("# ")]
+    cases = [line for line in lines if line.strip() and not line.startswith("#")]
+    assert len(cases) >= 80 and len(sections) >= 8
+    assert all(len(line.split("\t")) in (2, 3) for line in cases)
+
+
+@pytest.mark.parametrize(("source", "expected"), list(reading_cases()))
+def test_course_line_is_read_as_a_narrator_reads_it(front_end, source, expected):
     assert plain(front_end.normalize(source)) == plain(expected)
 
 
-def test_process_gives_only_model_alphabet_with_stress(front_end):
+def test_label_rules_match_whole_words_only(front_end):
+    # "примерно" starts like the label word "пример": the number still agrees with "минуты"
+    assert plain(front_end.normalize("Это займёт примерно 2 минуты.")) == "это займет примерно две минуты"
+    assert plain(front_end.normalize("Пример 2 и примера 2.")) == "пример два и примера два"
+
+
+def test_the_same_colon_number_reads_by_context(front_end):
+    assert plain(front_end.normalize("Встреча в 3:15.")) == "встреча в три часа пятнадцать минут"
+    assert plain(front_end.normalize("Посмотрите на 3:15 в видео.")) == (
+        "посмотрите на три минуты пятнадцать секунд в видео")
+    assert plain(front_end.normalize("Счёт 3:1.")) == "счет три один"
+    assert plain(front_end.normalize("Пропорция 3:1.")) == "пропорция три к одному"
+
+
+def test_one_vowel_words_stay_unstressed(front_end):
     out = front_end.process("В 2024 г. курс «Python для всех» прошли 150 человек — т. е. много!")
-    assert set(out) <= set(CHARACTERS + PUNCTUATIONS)
-    assert "+" in out and out == out.lower()
+    assert set(out) <= set(CHARACTERS + PUNCTUATIONS) and out == out.lower()
     assert "п+айтон" in out  # from the built-in lexicon
-    assert " на " not in out.replace("+", "") or "н+а " not in out  # one-vowel words stay unstressed
+    words = re.findall(r"[\w+]+", out)
+    one_vowel = [w for w in words if sum(w.count(v) for v in VOWELS) == 1]
+    assert {"две", "курс", "для", "всех", "то"} <= {w.replace(STRESS, "") for w in one_vowel}
+    assert not [w for w in one_vowel if STRESS in w]
+    assert all(STRESS in w for w in words if sum(w.count(v) for v in VOWELS) > 1)
 
 
 def test_yo_is_restored(front_end):
@@ -41,16 +73,49 @@ def test_yo_is_restored(front_end):
 
 def test_hand_written_stress_wins(front_end):
     assert "з+амок" in front_end.process("Старый з+амок.")
-    assert "зам+ок" in front_end.process("Дверной зам\u0301ок.".replace("м\u0301о", "мо\u0301"))
+    assert "зам+ок" in front_end.process("Дверной замо\u0301к.")
 
 
-def test_user_lexicon_overrides_everything(tmp_path):
+@pytest.mark.parametrize(("text", "word", "expected"), [
+    ("Нажмите +кнопку.", "+кнопку", "нажм+ите кн+опку."),
+    ("Красивый город+.", "город+", "крас+ивый г+ород."),
+    ("Выберите св+ет и +мол+око.", "+мол+око", "в+ыберите св+ет и мол+око."),
+])
+def test_stress_mark_before_no_vowel_is_dropped_with_a_warning(front_end, caplog, text, word, expected):
+    with caplog.at_level(logging.WARNING, logger="rutts.text"):
+        out = front_end.process(text)
+    assert out == expected
+    warnings = [r.getMessage() for r in caplog.records if "знак ударения" in r.getMessage()]
+    assert len(warnings) == 1 and f"«{word}»" in warnings[0]
+
+
+def test_plus_signs_that_are_no_stress_marks_are_read(front_end, caplog):
+    with caplog.at_level(logging.WARNING, logger="rutts.text"):
+        out = plain(front_end.normalize("Это C++, а шорткат Ctrl+Z, и 2+2."))
+    assert out == "это си плюс плюс а шорткат контрол плюс зет и два плюс два"
+    assert "знак ударения" not in caplog.text
+
+
+def test_user_lexicon_beats_built_in_readings_and_course_rules(tmp_path):
     lexicon = tmp_path / "lexicon.txt"
-    lexicon.write_text("# курс\nPython → п+итон\nKubernetes -> куберн+етис\n", encoding="utf-8")
-    front_end = FrontEnd(lexicon)
-    out = front_end.process("Python и Kubernetes")
-    assert "п+итон" in out and "куберн+етис" in out
-    assert front_end.signature != FrontEnd().signature
+    lexicon.write_text("# курс\nPython → п+итон\nPython 3.12 → п+итон тр+и-дв+енадцать\nурок 5 → ур+ок п+ятый\n"
+                       "Kubernetes -> куберн+етис\n", encoding="utf-8")
+    user = FrontEnd(lexicon, stress=False)
+    built_in = FrontEnd(stress=False)
+    line = "Python 3.12 и Python 3.11, урок 5 и урок 6, Kubernetes."
+    assert built_in.normalize(line) == (
+        "п+айтон три точка двенадцать и п+айтон три точка одиннадцать, урок пять и урок шесть, кюбэрнэйтс.")
+    assert user.normalize(line) == (
+        "п+итон тр+и-дв+енадцать и п+итон три точка одиннадцать, ур+ок п+ятый и урок шесть, куберн+етис.")
+    assert user.normalize("Python   3.12") == "п+итон тр+и-дв+енадцать"  # any spacing matches a multi-word key
+    assert "п+итон" in user.process("Python и Kubernetes")
+    assert user.signature != FrontEnd().signature
+
+
+def test_lexicon_reading_is_not_read_again_by_the_normalizer(tmp_path):
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("ГОСТ 7.32 → гост семь тридцать два\n", encoding="utf-8")
+    assert FrontEnd(lexicon, stress=False).normalize("По ГОСТ 7.32.") == "По гост семь тридцать два."
 
 
 def test_bad_lexicon_line_is_reported(tmp_path):
@@ -60,21 +125,29 @@ def test_bad_lexicon_line_is_reported(tmp_path):
         read_lexicon(lexicon)
 
 
+def test_lexicon_reading_with_a_misplaced_mark_is_warned_about(tmp_path, caplog):
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("Kotlin → к+отлн+\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="rutts.text"):
+        assert read_lexicon(lexicon) == {"Kotlin": "к+отлн"}
+    assert "lexicon.txt:1" in caplog.text and "«к+отлн+»" in caplog.text
+
+
 def test_unknown_symbols_are_dropped_with_a_warning(front_end, caplog):
     out = front_end.process("Привет 😀 мир 你好")
     assert out == "прив+ет мир"
     assert "😀" in caplog.text
 
 
-@pytest.mark.parametrize("text", ["", "   ", "😀😀", "123abc!!!".replace("123abc", "")])
+@pytest.mark.parametrize("text", ["", "   ", "😀😀", "!!!"])
 def test_nothing_to_say_is_a_clear_error(front_end, text):
     with pytest.raises(TextError, match="Нечего произносить"):
         front_end.process(text)
 
 
 def test_latin_without_lexicon_entry_is_transliterated(front_end):
-    out = front_end.process("Откройте Figma")
-    assert set(out) <= set(CHARACTERS + PUNCTUATIONS) and len(out) > len("откр+ойте ")
+    assert front_end.process("Откройте Blender") == "откр+ойте бл+эндэр"
+    assert plain(normalize("Установите npm и VS")) == "установите эн пи эм и ви эс"  # no vowels: spelled
 
 
 def test_sentence_split_keeps_abbreviations_initials_and_decimals():
@@ -83,3 +156,18 @@ def test_sentence_split_keeps_abbreviations_initials_and_decimals():
         "Т. е. всё просто.", "А. С. Пушкин родился в 1799 г. в Москве.", "Число 3.14 — это пи!", "Правда?",
         "Ну и т. д.", "Конец.",
     ]
+
+
+def test_command_line_prints_readings_and_stress_warnings():
+    run = subprocess.run([sys.executable, "-m", "rutts.text", "--no-stress", "Урок 5 займёт 21 минуту. Город+."],
+                         cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["урок пять займёт двадцать одну минуту.", "город."]
+    assert "«Город+»" in run.stderr
+
+
+def test_command_line_reports_a_missing_lexicon_in_one_line(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "rutts.text", "--lexicon", str(tmp_path / "нет.txt"), "Текст"],
+                         cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120)
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [f"Ошибка: Файл словаря не найден: {tmp_path / 'нет.txt'}"]
