@@ -1,42 +1,40 @@
 """Telegram bot that reads texts aloud with a trained voice, for the people its owner allows.
 
     python bot.py --model outputs/<run> --allow 123456789
+    python bot.py --model outputs/<run> --vocoder outputs/<vocoder run> --lexicon lexicon.txt
 
 The token comes from the environment variable TELEGRAM_BOT_TOKEN (or a .env file next to this script);
-allowed Telegram user ids from --allow, --allow-file or TTS_BOT_ALLOWED_IDS="123,456". Everyone else
-is politely refused; /start tells anyone their id. Stop with Ctrl+C: the text being read is finished.
+allowed Telegram user ids from --allow, --allow-file or TTS_BOT_ALLOWED_IDS="123,456". Everyone else hears
+their id and a refusal, once in six hours. Text is read as the model's training text was (the run's
+frontend.json) unless --lexicon/--no-stress say otherwise. Stop with Ctrl+C: the text being read is finished.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import contextlib
-import io
 import logging
-import math
 import os
 import re
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+import warnings
 from pathlib import Path
 
-import soundfile as sf
 from dotenv import load_dotenv
-from telegram import Bot, BotCommand, Message, ReplyParameters, Update
-from telegram.constants import ChatAction
+from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
+from telegram.warnings import PTBDeprecationWarning
 
-from rutts.audio import OPUS_RATE, resample
 from rutts.botprefs import MAX_SPEED, MIN_SPEED, UserPrefs
-from rutts.botqueue import FairQueue, LimitError, RateLimiter, split_voice_notes
-from rutts.redact import hide_in_logs, redact
-from rutts.text import TextError
+from rutts.botqueue import RateLimiter
+from rutts.botserve import (NOTHING_TO_READ, BotSettings, FloodWait, Job, Reader, api_url_problem, check_token,
+                            file_url, quote)
+from rutts.redact import keep_secret, redact
 
 HERE = Path(__file__).resolve().parent
 TOKEN_PATTERN = re.compile(r"\d+:[\w-]{30,}")
-CHAT_ACTION_EVERY = 4.0  # seconds; Telegram shows a chat action for about 5
+STRANGER_REPLY_EVERY = 6 * 3600.0  # seconds: someone not allowed hears why once, then nothing for six hours
 
 log = logging.getLogger("bot")
 
@@ -48,31 +46,6 @@ HELP = (
     "/help — эта справка\n\n"
     "Текст до {max_chars} символов; длинный приходит несколькими голосовыми по порядку."
 )
-NOTHING_TO_READ = "Здесь нечего читать вслух: нет слов. Пришлите текст по-русски."
-
-
-@dataclass
-class BotSettings:
-    allowed_ids: frozenset[int]
-    prefs_path: Path
-    default_speed: float = 1.0
-    max_chars: int = 3000  # per message; longer texts are refused
-    chars_per_voice: int = 500  # ~40 s of speech: under Telegram's ~1 MB / ~60 s for one voice note
-    max_queue: int = 20
-    max_pending_per_user: int = 3
-    per_minute: int = 10
-
-
-@dataclass
-class Job:
-    update: Update
-    text: str
-    speed: float
-
-
-def quote(message: Message) -> ReplyParameters:
-    """Answer as a reply to the user's message, so each voice note shows which text it reads."""
-    return ReplyParameters(message.message_id, allow_sending_without_reply=True)
 
 
 def protect_token(token: str) -> None:
@@ -80,33 +53,30 @@ def protect_token(token: str) -> None:
     for name in ("httpx", "httpcore"):  # their INFO lines carry request URLs, and the URL carries the token
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
-    hide_in_logs(token)
+    # PTB 22 itself reads RetryAfter.retry_after, which warns about its future type on every flood-control answer
+    warnings.filterwarnings("ignore", r".*`retry_after`", PTBDeprecationWarning)
+    keep_secret(token)
 
 
-# ---------------------------------------------------------------- the bot
+# ---------------------------------------------------------------- the handlers
 
 
 class VoiceBot:
-    """Handlers plus one worker thread that owns the model; the event loop only queues, replies and sends."""
+    """What the bot answers to whom; the reading aloud itself is rutts.botserve.Reader's."""
 
     def __init__(self, voice, settings: BotSettings, synthesis_config):
-        self.voice = voice  # .synthesize(text, config) -> float32 samples, .sample_rate, .frontend.process(text)
         self.settings = settings
-        self.synthesis_config = synthesis_config  # a rutts.synth.SynthesisConfig
+        self.reader = Reader(voice, settings, synthesis_config)
         self.prefs = UserPrefs(settings.prefs_path, settings.default_speed)
-        self.queue: FairQueue[Job] = FairQueue(settings.max_queue, settings.max_pending_per_user)
-        self.limiter = RateLimiter(settings.per_minute)
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
-        self._consumer: asyncio.Task | None = None
-        self._stopping = False
+        self.strangers = RateLimiter(1, STRANGER_REPLY_EVERY)
 
     def register(self, app: Application) -> None:
         private = filters.UpdateType.MESSAGE & filters.ChatType.PRIVATE
         allowed = private & filters.User(user_id=self.settings.allowed_ids)
         app.add_handlers([
-            CommandHandler("start", self.on_start, filters=private),
-            CommandHandler("help", self.on_help, filters=private),
             MessageHandler(private & ~allowed, self.on_stranger),
+            CommandHandler("start", self.on_start, filters=allowed),
+            CommandHandler("help", self.on_help, filters=allowed),
             CommandHandler("speed", self.on_speed, filters=allowed),
             CommandHandler("text", self.on_show_text, filters=allowed),
             MessageHandler(allowed & filters.TEXT & ~filters.COMMAND, self.on_text),
@@ -121,43 +91,34 @@ class VoiceBot:
             BotCommand("speed", "скорость речи, например /speed 1.2"),
             BotCommand("text", "как бот прочитает текст (ударения)"),
         ])
-        # asyncio's task, not app.create_task: Application.stop() waits for those, and this one runs until post_stop
-        self._consumer = asyncio.create_task(self._serve(app), name="tts-queue")
+        self.reader.start(app)
         log.info("Бот @%s запущен, разрешённых пользователей: %d. Остановить: Ctrl+C.",
                  app.bot.username, len(self.settings.allowed_ids))
 
     async def post_stop(self, app: Application) -> None:
-        """Finish the text being read (or its current part); tell everyone still waiting that theirs is cancelled."""
-        self._stopping = True
-        for job in self.queue.close():
-            with contextlib.suppress(TelegramError):
-                message = job.update.message
-                await message.reply_text("Бот остановлен, этот текст не озвучен. Пришлите его позже.",
-                                         reply_parameters=quote(message))
-        if self._consumer:
-            log.info("Дочитываю текущее сообщение и останавливаюсь…")
-            await asyncio.wait([self._consumer])
+        await self.reader.stop()
 
     async def post_shutdown(self, app: Application) -> None:
-        self._worker.shutdown(wait=True, cancel_futures=True)
+        self.reader.shutdown()
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        user_id = update.effective_user.id
-        if user_id in self.settings.allowed_ids:
-            reply = f"Здравствуйте! Ваш id: {user_id}. Пришлите текст — я прочитаю его вслух. /help — команды."
-        else:
-            reply = (f"Здравствуйте! Ваш id: {user_id}.\nЭтот бот читает тексты только для тех, кого добавил его "
-                     "владелец: перешлите ему этот id.")
-        await update.message.reply_text(reply)
+        await update.message.reply_text(f"Здравствуйте! Ваш id: {update.effective_user.id}. "
+                                        "Пришлите текст — я прочитаю его вслух. /help — команды.")
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.message.reply_text(HELP.format(max_chars=self.settings.max_chars))
 
     async def on_stranger(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.info("refused user %s", update.effective_user.id if update.effective_user else None)
+        """Anyone not allowed learns their id and why not, once in a while; the rest of their messages go unanswered."""
+        user_id = update.effective_user.id if update.effective_user else None
+        if user_id is None or self.strangers.wait_time(user_id):
+            log.debug("ignored a message from user %s", user_id)
+            return
+        self.strangers.record(user_id)
+        log.info("refused user %s", user_id)
         await update.message.reply_text(
-            "Извините, этот бот читает тексты только для тех, кого добавил его владелец. "
-            "Ваш id можно узнать командой /start — перешлите его владельцу."
+            f"Здравствуйте! Ваш id: {user_id}.\nЭтот бот читает тексты только для тех, кого добавил его владелец: "
+            "перешлите ему этот id."
         )
 
     async def on_speed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -179,38 +140,21 @@ class VoiceBot:
         text = parts[1].strip() if len(parts) > 1 else ""
         if not text:
             await update.message.reply_text("Напишите текст после команды, например: /text В 1999 году купил 3 книги.")
-            return
-        if len(text) > self.settings.max_chars:
+        elif len(text) > self.settings.max_chars:
             await update.message.reply_text(self._too_long(text))
-            return
-        try:
-            spoken = await self._in_worker(self.voice.frontend.process, text)
-        except TextError:
-            await update.message.reply_text(NOTHING_TO_READ)
-            return
-        await update.message.reply_text(f"Так я прочитаю («+» — перед ударной гласной):\n\n{spoken}"[:4096])
+        else:
+            await self.reader.submit(Job(update, text, speed=1.0, kind="show"))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Queue the text before the first await, so one user's messages keep their order."""
         message, user_id = update.message, update.effective_user.id
         text = message.text.strip()
         if not any(ch.isalnum() for ch in text):
             refusal = NOTHING_TO_READ
         elif len(text) > self.settings.max_chars:
             refusal = self._too_long(text)
-        elif wait := self.limiter.wait_time(user_id):
-            refusal = (f"Слишком часто: не больше {self.settings.per_minute} текстов в минуту. "
-                       f"Попробуйте через {math.ceil(wait)} с.")
         else:
-            try:
-                ahead = self.queue.put(user_id, Job(update, text, self.prefs.speed(user_id)))
-            except LimitError as error:
-                refusal = str(error)
-            else:
-                self.limiter.record(user_id)
-                if ahead:
-                    await message.reply_text(f"Принял. В очереди: {ahead}.", reply_parameters=quote(message))
-                return
+            await self.reader.submit(Job(update, text, self.prefs.speed(user_id)))
+            return
         log.info("user %s: text not queued: %s", user_id, refusal)
         await message.reply_text(refusal, reply_parameters=quote(message))
 
@@ -236,68 +180,6 @@ class VoiceBot:
                     update.effective_chat.id, "Извините, что-то пошло не так. Попробуйте ещё раз чуть позже."
                 )
 
-    async def _serve(self, app: Application) -> None:
-        while (item := await self.queue.get()) is not None:
-            user_id, job = item
-            try:
-                await self._read_aloud(job)
-            except Exception as error:
-                await app.process_error(job.update, error)
-            finally:
-                self.queue.done(user_id)
-
-    async def _read_aloud(self, job: Job) -> None:
-        message = job.update.message
-        parts = split_voice_notes(job.text, self.settings.chars_per_voice)
-        config = replace(self.synthesis_config, length_scale=self.synthesis_config.length_scale / job.speed)
-        sent = 0
-        async with self._recording_voice(message.get_bot(), message.chat_id):
-            for number, part in enumerate(parts, 1):
-                if self._stopping:
-                    await message.reply_text(
-                        f"Бот остановлен: прочитал {sent} из {len(parts)} частей, остальное отменено.",
-                        reply_parameters=quote(message),
-                    )
-                    return
-                try:
-                    ogg, seconds = await self._in_worker(self._render, part, config)
-                except TextError:  # e.g. a part that is all emoji: the other parts are still read
-                    continue
-                await message.reply_voice(
-                    ogg, duration=math.ceil(seconds), filename="voice.ogg", reply_parameters=quote(message),
-                    caption=f"{number}/{len(parts)}" if len(parts) > 1 else None,
-                )
-                sent += 1
-        log.info("user %s: %d chars read in %d voice note(s)", job.update.effective_user.id, len(job.text), sent)
-        if not sent:
-            await message.reply_text(NOTHING_TO_READ, reply_parameters=quote(message))
-
-    def _render(self, text: str, config) -> tuple[bytes, float]:
-        """In the worker thread: text → speech → a voice note (OGG/Opus at 48 kHz) and its duration."""
-        audio = resample(self.voice.synthesize(text, config), self.voice.sample_rate, OPUS_RATE)
-        buffer = io.BytesIO()
-        sf.write(buffer, audio, OPUS_RATE, format="OGG", subtype="OPUS")
-        return buffer.getvalue(), len(audio) / OPUS_RATE
-
-    async def _in_worker(self, function, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._worker, function, *args)
-
-    @contextlib.asynccontextmanager
-    async def _recording_voice(self, bot: Bot, chat_id: int):
-        """Show "recording voice…" in the chat for as long as the block runs."""
-        async def keep_alive():
-            while True:
-                with contextlib.suppress(TelegramError):
-                    await bot.send_chat_action(chat_id, ChatAction.RECORD_VOICE)
-                await asyncio.sleep(CHAT_ACTION_EVERY)
-
-        task = asyncio.create_task(keep_alive())
-        try:
-            yield
-        finally:
-            task.cancel()
-            await asyncio.wait([task])
-
     def _too_long(self, text: str) -> str:
         return (f"Слишком длинный текст: {len(text)} символов, я читаю до {self.settings.max_chars}. "
                 "Разделите его на части.")
@@ -305,23 +187,12 @@ class VoiceBot:
 
 def build_application(token: str, bot: VoiceBot, api_url: str | None = None) -> Application:
     protect_token(token)
-    builder = ApplicationBuilder().token(token).concurrent_updates(16)
+    builder = ApplicationBuilder().token(token).concurrent_updates(16).rate_limiter(FloodWait())
     if api_url:
         builder = builder.base_url(api_url).base_file_url(file_url(api_url))
     app = builder.post_init(bot.post_init).post_stop(bot.post_stop).post_shutdown(bot.post_shutdown).build()
     bot.register(app)
     return app
-
-
-async def check_token(token: str, api_url: str | None) -> str:
-    """Ask Telegram who we are before the slow model load; returns the bot's @username."""
-    urls = {"base_url": api_url, "base_file_url": file_url(api_url)} if api_url else {}
-    async with Bot(token, **urls) as bot:
-        return bot.username
-
-
-def file_url(api_url: str) -> str:
-    return api_url.replace("/bot", "/file/bot", 1)
 
 
 def parse_user_ids(text: str, source: str) -> set[int]:
@@ -347,7 +218,11 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description="Телеграм-бот: читает присланные тексты голосом обученной модели.")
     add = parser.add_argument
     add("-m", "--model", required=True, help="папка запуска outputs/<run> или файл чекпоинта")
-    add("--vocoder", help="чекпоинт вокодера Coqui (по умолчанию Griffin-Lim)")
+    add("--vocoder", help="папка прогона train_vocoder.py, чекпоинт вокодера Coqui или griffin-lim "
+                          "(по умолчанию вокодер, названный в прогоне модели, иначе Griffin-Lim)")
+    add("--vocoder-config", type=Path, help="config.json вокодера, если --vocoder — чекпоинт не из папки прогона")
+    add("--lexicon", type=Path, help="словарь произношений (по умолчанию тот, с которым обучали модель)")
+    add("--no-stress", action="store_true", help="без автоматических ударений (по умолчанию — как при обучении)")
     add("--device", default="auto", help="cpu, cuda или auto (cuda, если есть)")
     add("--speed", type=float, default=1.0, help="скорость речи по умолчанию (каждый меняет свою: /speed)")
     add("--allow", default="", help="id разрешённых пользователей через запятую (вдобавок к TTS_BOT_ALLOWED_IDS)")
@@ -374,13 +249,16 @@ def main(argv=None) -> int:
     load_dotenv(args.env_file, override=False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip()
+    # Out of the environment: programs started later (espeak-ng, ffmpeg…) inherit it and must not see the token.
+    token = os.environ.pop("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
         return fail("нет токена бота. Получите его у @BotFather и задайте TELEGRAM_BOT_TOKEN "
                     f"(в окружении или в файле {args.env_file})")
     protect_token(token)
     if not TOKEN_PATTERN.fullmatch(token):
         return fail("TELEGRAM_BOT_TOKEN не похож на токен от @BotFather (вид 123456789:AAH…): скопируйте его целиком")
+    if args.api_url and (problem := api_url_problem(args.api_url)):
+        return fail(f"--api-url {args.api_url}: {problem}")
     if not MIN_SPEED <= args.speed <= MAX_SPEED:
         return fail(f"--speed должна быть от {MIN_SPEED:g} до {MAX_SPEED:g}")
     try:
@@ -394,6 +272,8 @@ def main(argv=None) -> int:
         return fail(str(error))
     if not Path(args.model).exists():
         return fail(f"модель не найдена: {args.model}")
+    if args.lexicon and not args.lexicon.is_file():
+        return fail(f"словарь не найден: {args.lexicon}")
     try:
         username = asyncio.run(check_token(token, args.api_url))
     except InvalidToken:
@@ -413,7 +293,8 @@ def main(argv=None) -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     log.info("@%s: загружаю модель %s (%s)…", username, args.model, device)
     try:
-        voice = Voice.load(args.model, vocoder=args.vocoder, device=device)
+        voice = Voice.load(args.model, vocoder=args.vocoder, vocoder_config=args.vocoder_config, device=device,
+                           lexicon=args.lexicon, stress=False if args.no_stress else None)
         voice.synthesize("Проверка связи.")  # loads the front end's own models now, not on the first user's text
     except VoiceError as error:
         return fail(str(error))

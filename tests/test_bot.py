@@ -9,8 +9,13 @@ import io
 import json
 import logging
 import math
+import os
+import shutil
 import signal
+import subprocess
 import sys
+import textwrap
+import traceback
 import threading
 import time
 from email.parser import BytesParser
@@ -48,7 +53,9 @@ class FakeTelegram:
         self.token, self.accept_token = token, accept_token
         self.requests: list[str] = []  # every method called, answered or not
         self.calls: list[tuple[str, dict, dict]] = []  # answered calls: (method, fields, files: name -> bytes)
-        self.fail_next: dict[str, int] = {}  # method -> how many more calls answer HTTP 500
+        self.errors: dict[str, list[tuple[int, dict]]] = {}  # method -> error answers for its next calls
+        self.refused: list[tuple[str, float]] = []  # (method, when) of calls answered with an error
+        self.voice_forbidden: set[int] = set()  # users whose privacy settings refuse voice messages
         self._updates: list[dict] = []
         self._ids = iter(range(1, 10**9))
         self._changed = threading.Condition()
@@ -83,6 +90,13 @@ class FakeTelegram:
     def text(self, user: int, text: str) -> int:
         return self.send(user, text=text)
 
+    def fail(self, method: str, code: int, description: str, times: int = 1, **parameters) -> None:
+        """The next `times` calls of `method` get this error, as the real API answers it."""
+        answer = {"ok": False, "error_code": code, "description": description}
+        if parameters:
+            answer["parameters"] = parameters
+        self.errors.setdefault(method, []).extend([(code, answer)] * times)
+
     # -- what the bot did
 
     def sent(self, method: str, chat: int | None = None) -> list[tuple[dict, dict]]:
@@ -110,21 +124,27 @@ class FakeTelegram:
     # -- the HTTP side
 
     def _answer(self, method: str, fields: dict, files: dict):
-        if self.fail_next.get(method):
-            self.fail_next[method] -= 1
-            return 500, {"ok": False, "error_code": 500, "description": "Internal Server Error"}
+        error = self.errors[method].pop(0) if self.errors.get(method) else None
+        if method == "sendVoice" and int(fields["chat_id"]) in self.voice_forbidden:
+            error = 400, {"ok": False, "error_code": 400, "description": "Bad Request: VOICE_MESSAGES_FORBIDDEN"}
+        if error:
+            with self._changed:
+                self.refused.append((method, time.monotonic()))
+                self._changed.notify_all()
+            return error
         if method == "getUpdates":
             updates = self._updates_after(int(fields.get("offset", 0)), float(fields.get("timeout", 0)))
             return 200, {"ok": True, "result": updates}
         if method == "getMe":
             result = {"id": 7654321, "is_bot": True, "first_name": "Чтец", "username": "reader_test_bot"}
-        elif method in ("sendMessage", "sendVoice"):
+        elif method in ("sendMessage", "sendVoice", "sendAudio"):
             result = {"message_id": next(self._ids), "date": int(time.time()),
                       "chat": {"id": int(fields["chat_id"]), "type": "private"}}
             if method == "sendMessage":
                 result["text"] = fields["text"]
             else:
-                result["voice"] = {"file_id": "v", "file_unique_id": "v", "duration": int(fields.get("duration", 1))}
+                kind = method.removeprefix("send").lower()
+                result[kind] = {"file_id": "v", "file_unique_id": "v", "duration": int(fields.get("duration", 1))}
         elif method in ("sendChatAction", "setMyCommands", "deleteWebhook"):
             result = True
         else:
@@ -230,12 +250,12 @@ def run_bot(model_dir, tmp_path, monkeypatch, caplog, capfd):
 
     Each run gets a fresh fake API; the token must show up in no log record and no output.
     """
-    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     monkeypatch.delenv("TTS_BOT_ALLOWED_IDS", raising=False)
     caplog.set_level(logging.DEBUG)
     servers = []
 
     def run(script, *flags, stop=signal.SIGINT):
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)  # the bot takes it out of the environment it was given
         fake = FakeTelegram()
         servers.append(fake)
         failure, finished = [], threading.Event()
@@ -361,10 +381,59 @@ def test_token_is_redacted_from_any_logger_once_protected(caplog):
     logging.getLogger("httpx").warning("HTTP Request: POST https://api.telegram.org/bot%s/getMe", TOKEN)
     try:
         raise ValueError(f"The token `{TOKEN}` was rejected by the server.")
-    except ValueError:
+    except ValueError as error:
         logging.getLogger("telegram.ext.Application").exception("failed")
+        logging.getLogger("telegram.ext.Application").error("failed: %s", "see below", exc_info=error)
     text = "\n".join(logging.Formatter().format(r) for r in caplog.records)
-    assert TOKEN not in text and text.count(HIDDEN) == 2
+    assert TOKEN not in text and text.count(HIDDEN) == 3
+    for record in caplog.records:  # handlers that format exc_info themselves (Sentry, rich…) find nothing either
+        trace = "".join(traceback.format_exception(*record.exc_info)) if record.exc_info else ""
+        assert TOKEN not in trace + (record.exc_text or "")
+
+
+def test_tracebacks_printed_outside_logging_hide_the_token(tmp_path):
+    """Uncaught exceptions in the main thread, in other threads and in asyncio callbacks, and stack_info."""
+    script = tmp_path / "crash.py"
+    script.write_text(textwrap.dedent(f'''
+        import asyncio, logging, threading
+        from rutts.redact import keep_secret
+
+        keep_secret("{TOKEN}")
+
+        def fail():
+            raise ValueError("token {TOKEN} rejected")  # the source line is in the traceback too
+
+        thread = threading.Thread(target=fail, name="worker")
+        thread.start()
+        thread.join()
+
+        async def main():
+            asyncio.get_running_loop().call_soon(fail)
+            await asyncio.sleep(0.05)
+
+        asyncio.run(main())
+        logging.getLogger("x").warning("here", stack_info=True)  # {TOKEN}
+        fail()
+    '''), encoding="utf-8")
+    result = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 1 and "ValueError" in result.stderr
+    assert "Exception in thread worker" in result.stderr and "Exception in callback" in result.stderr
+    assert TOKEN not in result.stderr and result.stderr.count(HIDDEN) >= 7
+
+
+def test_plain_http_api_url_is_refused_unless_loopback(model_dir, tmp_path, monkeypatch, capfd):
+    from rutts.botserve import api_url_problem
+
+    for url in ("http://127.0.0.1:8081/bot", "http://127.3.2.1/bot", "http://localhost:8081/bot",
+                "http://[::1]:8081/bot", "https://tg.example.org/bot"):
+        assert api_url_problem(url) is None, url
+    for url in ("http://api.example.org/bot", "http://10.0.0.5:8081/bot", "ftp://api.example.org/bot", "bot"):
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+        assert bot.main(["--model", str(model_dir), "--api-url", url, "--env-file", str(tmp_path / "no.env")]) == 1
+        [line] = capfd.readouterr().err.strip().splitlines()
+        assert line.startswith(f"Ошибка: --api-url {url}: ") and TOKEN not in line
+        assert "TELEGRAM_BOT_TOKEN" not in os.environ
 
 
 # ---------------------------------------------------------------- conversations
@@ -374,8 +443,13 @@ def test_owner_gets_voice_notes_and_strangers_get_nothing(run_bot):
     def users(fake):
         fake.text(STRANGER, "/start")
         refused = fake.text(STRANGER, "Прочитай мне это, пожалуйста.")
+        for n in range(12):  # a stranger who keeps trying gets no more replies
+            fake.send(STRANGER, **[dict(text="/help"), dict(text=f"Ну прочитай {n}."), dict(text="/text а")][n % 3])
         short = fake.text(OWNER, "Привет! Сегодня мы разберём пять примеров.")
-        fake.wait_for(lambda: len(fake.sent("sendVoice")) == 1 and len(fake.texts(STRANGER)) == 2)
+        fake.wait_for(lambda: len(fake.sent("sendVoice")) == 1 and fake.texts(STRANGER))
+        child = subprocess.run([sys.executable, "-c", "import os; print(os.environ.get('TELEGRAM_BOT_TOKEN'))"],
+                               capture_output=True, text=True, check=True)
+        assert child.stdout.strip() == "None"  # programs the bot starts (espeak-ng, ffmpeg…) never see the token
 
         sentences = " ".join(f"Это предложение номер {n}, в нём есть слова." for n in range(1, 10))
         long = fake.text(OWNER, sentences)
@@ -384,10 +458,8 @@ def test_owner_gets_voice_notes_and_strangers_get_nothing(run_bot):
         check(fake, refused, short, long, too_long)
 
     def check(fake, refused, short, long, too_long):
-        [start] = [t for t in fake.texts(STRANGER) if "Здравствуйте" in t]
-        [refusal] = [t for t in fake.texts(STRANGER) if "Извините" in t]
-        assert f"Ваш id: {STRANGER}" in start and "владелец" in start
-        assert "только для тех, кого добавил его владелец" in refusal
+        [answer] = fake.texts(STRANGER)  # one answer to fourteen messages
+        assert f"Ваш id: {STRANGER}" in answer and "только для тех, кого добавил его владелец" in answer
         assert not fake.sent("sendVoice", STRANGER) and not fake.sent("sendChatAction", STRANGER)
         assert not fake.replies_to(refused)
 
@@ -410,9 +482,92 @@ def test_owner_gets_voice_notes_and_strangers_get_nothing(run_bot):
     assert run_bot(users, "--allow", str(OWNER), "--voice-chars", "150")[0] == 0
 
 
-def last_part_sent(fake, message_id) -> bool:
-    captions = [f.get("caption", "") for m, f, _ in fake.replies_to(message_id) if m == "sendVoice"]
+def last_part_sent(fake, message_id, method="sendVoice") -> bool:
+    captions = [f.get("caption", "") for m, f, _ in fake.replies_to(message_id) if m == method]
     return any(c and c.split("/")[0] == c.split("/")[1] for c in captions)
+
+
+def test_chat_text_is_read_as_is_and_show_text_obeys_the_limits(run_bot, tmp_path):
+    """Chat messages are plain text (no Markdown), /text counts against the rate limit, and --lexicon and
+    --no-stress reach the reading."""
+    marked = "Раз, два, три. Нажмите клавишу <Ввод> и подождите.\n\n```\nЧетыре, пять, шесть, семь, восемь, девять."
+    plain = "Раз, два, три. Нажмите клавишу Ввод и подождите.\n\nЧетыре, пять, шесть, семь, восемь, девять."
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("# for the test\nПитон → удав\n", encoding="utf-8")
+
+    def users(fake):
+        ids = [fake.text(OWNER, marked), fake.text(OWNER, plain)]
+        fake.wait_for(lambda: len(fake.sent("sendVoice")) == 2)
+        durations = [voice_of(files)[0].duration for m in ids for method, _, files in fake.replies_to(m)
+                     if method == "sendVoice"]
+        assert abs(durations[0] - durations[1]) < 0.02 * durations[1]  # nothing after ``` or inside <> was lost
+
+        def answers():
+            return [t for t in fake.texts(OWNER) if not t.startswith("Принял. В очереди")]
+
+        fake.text(OWNER, "/text Питон ползёт по траве.")
+        fake.wait_for(lambda: answers())
+        [shown] = answers()
+        assert "удав ползёт по траве" in shown and "+" not in shown.split("\n\n", 1)[1]
+        fake.text(OWNER, "/text Раз.")
+        fake.wait_for(lambda: len(answers()) == 2)
+        fake.text(OWNER, "/text Два.")
+        fake.wait_for(lambda: len(answers()) == 3)
+        assert answers()[2].startswith("Слишком часто: не больше 4 текстов в минуту")
+
+    assert run_bot(users, "--allow", str(OWNER), "--per-minute", "4", "--lexicon", str(lexicon), "--no-stress")[0] == 0
+
+
+def test_text_is_read_as_the_run_recorded_it(run_bot, model_dir, tmp_path):
+    """No --lexicon/--no-stress: the lexicon and stress setting the model's training text was processed with."""
+    from rutts.run_frontend import record_frontend
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("best_model.pth", "config.json"):
+        shutil.copy(model_dir / name, run / name)
+    lexicon = tmp_path / "corpus_lexicon.txt"
+    lexicon.write_text("Питон → удав\n", encoding="utf-8")
+    record_frontend(run, lexicon, stress=False)
+
+    def users(fake):
+        fake.text(OWNER, "/text Питон ползёт по траве.")
+        fake.wait_for(lambda: fake.texts(OWNER))
+        [shown] = fake.texts(OWNER)
+        assert "удав ползёт по траве" in shown and "+" not in shown.split("\n\n", 1)[1]
+
+    assert run_bot(users, "--allow", str(OWNER), "--model", str(run))[0] == 0
+
+
+def test_flood_control_is_waited_out_and_voice_privacy_gets_an_audio_file(run_bot):
+    two_parts = " ".join(f"Это предложение номер {n}, в нём есть слова." for n in range(1, 5))
+
+    def users(fake):
+        fake.fail("sendVoice", 429, "Too Many Requests: retry after 1", retry_after=1)
+        first = fake.text(OWNER, "Первый текст.")
+        fake.wait_for(lambda: fake.refused)
+        refused_at = time.monotonic()
+        fake.wait_for(lambda: fake.sent("sendVoice"))
+        assert time.monotonic() - refused_at > 0.9  # waited as told, then sent again
+        assert [m for m, _, _ in fake.replies_to(first)] == ["sendVoice"]  # and apologised to nobody
+
+        fake.voice_forbidden.add(OWNER)  # Settings → Privacy → Voice messages: nobody
+        long = fake.text(OWNER, two_parts)
+        fake.wait_for(lambda: last_part_sent(fake, long, "sendAudio"), 60, "the long text as audio files")
+        again = fake.text(OWNER, "Третий текст.")
+        fake.wait_for(lambda: any(m == "sendAudio" for m, _, _ in fake.replies_to(again)))
+
+        [why] = [t for t in fake.texts(OWNER)]  # said once, not for every part or text
+        assert "голосовые" in why and "Конфиденциальность" in why
+        audios = [(f, files) for m, f, files in fake.replies_to(long) + fake.replies_to(again) if m == "sendAudio"]
+        assert len(audios) == 3 and [f.get("caption") for f, _ in audios] == ["1/2", "2/2", None]
+        for fields, files in audios:
+            info = sf.info(io.BytesIO(files["audio"]))
+            assert info.format == "MP3" and 0.3 < info.duration < 30
+            assert abs(int(fields["duration"]) - info.duration) < 1
+            assert sf.read(io.BytesIO(files["audio"]))[0].std() > 0.01
+
+    assert run_bot(users, "--allow", str(OWNER), "--voice-chars", "120")[0] == 0
 
 
 def test_other_kinds_of_messages_get_a_short_reply(run_bot, monkeypatch):
@@ -500,7 +655,7 @@ def test_a_burst_from_five_users_is_served_fairly_and_in_order(run_bot):
 
 def test_a_failed_upload_is_apologised_for_and_the_bot_goes_on(run_bot):
     def users(fake):
-        fake.fail_next["sendVoice"] = 1
+        fake.fail("sendVoice", 500, "Internal Server Error")
         fake.text(OWNER, "Первый текст.")
         fake.wait_for(lambda: any("Извините" in t for t in fake.texts(OWNER)))
         second = fake.text(OWNER, "Второй текст.")
