@@ -27,10 +27,11 @@ OPUS_RATE = 48_000  # libsndfile writes Opus only at 8/12/16/24/48 kHz; at other
 TRUE_PEAK_OVERSAMPLING = 4  # as in ITU-R BS.1770 Annex 2
 LOUDNESS_BLOCK_S = 0.4  # BS.1770 gating block
 # The limiter's gain falls 1 dB a millisecond ahead of a peak and recovers 40 dB a second after it (4 dB in
-# 100 ms): Griffin-Lim speech needs ~4 dB off its peaks to reach -16 LUFS under -1 dBTP.
+# 100 ms). Griffin-Lim speech needs 4-8 dB off its peaks to reach -16 LUFS under -1 dBTP (less the longer the
+# model trained).
 LIMITER_ATTACK_DB_PER_S = 1000.0
 LIMITER_RELEASE_DB_PER_S = 40.0
-LIMITER_MAX_DB = 8.0  # deeper cuts would be audible distortion; clicks and spikes stay quieter instead
+LIMITER_MAX_DB = 10.0  # deeper cuts would be audible distortion; clicks and spikes stay quieter instead
 LOUDNESS_PASSES = 4
 LOUDNESS_TOLERANCE_LU = 0.1
 
