@@ -17,7 +17,7 @@ $PY data/demo/prepare.py --n "$N"
 step "2/6 пересэмплирование 44,1 кГц → 22 050 Гц"
 $PY resample_wavs.py data/demo --out data/demo_22k
 step "3/6 проверка корпуса и разбиение train/val"
-$PY check_sample_rate.py data/demo_22k
+$PY check_sample_rate.py data/demo_22k --preset cpu
 step "4/6 обучение GlowTTS на CPU: $MINUTES мин"
 RUN="$(ls -td outputs/demo/*/ 2>/dev/null | head -n 1 || true)"
 if [ -n "$RUN" ] && ls "$RUN"checkpoint_*.pth >/dev/null 2>&1; then
