@@ -127,7 +127,7 @@ class Reader:
     def shutdown(self) -> None:
         self._worker.shutdown(wait=True, cancel_futures=True)
 
-    async def in_worker(self, function, *args):
+    async def _in_worker(self, function, *args):
         """Run `function` in the thread that owns the model (the event loop stays free meanwhile)."""
         return await asyncio.get_running_loop().run_in_executor(self._worker, function, *args)
 
@@ -144,7 +144,7 @@ class Reader:
     async def _show(self, job: Job) -> None:
         message = job.update.message
         try:
-            spoken = await self.in_worker(self.voice.frontend.process, job.text)
+            spoken = await self._in_worker(self.voice.frontend.process, job.text)
         except TextError:
             await message.reply_text(NOTHING_TO_READ, reply_parameters=quote(message))
             return
@@ -166,7 +166,7 @@ class Reader:
                     )
                     return
                 try:
-                    rendered = await self.in_worker(self._render, part, config)
+                    rendered = await self._in_worker(self._render, part, config)
                 except TextError:  # e.g. a part that is all emoji: the other parts are still read
                     continue
                 caption = f"{number}/{len(parts)}" if len(parts) > 1 else None
@@ -193,7 +193,7 @@ class Reader:
             if user_id not in self._told_voice_forbidden:
                 self._told_voice_forbidden.add(user_id)
                 await message.reply_text(VOICE_FORBIDDEN, reply_parameters=quote(message))
-        mp3 = await self.in_worker(_mp3, rendered.audio, self.voice.sample_rate)
+        mp3 = await self._in_worker(_mp3, rendered.audio, self.voice.sample_rate)
         await message.reply_audio(mp3, duration=duration, filename="speech.mp3", caption=caption,
                                   reply_parameters=quote(message))
         return False

@@ -375,6 +375,17 @@ def test_missing_or_rejected_token_is_one_clear_line(fake, model_dir, tmp_path, 
     assert fake.requests == ["getMe"]  # refused at the first call, before the model is loaded or polling starts
 
 
+def test_a_missing_lexicon_or_vocoder_is_one_clear_line(fake, model_dir, tmp_path, monkeypatch, capfd):
+    args = ["--model", str(model_dir), "--api-url", fake.url, "--env-file", str(tmp_path / "no.env")]
+    for flag, start in (("--lexicon", "Ошибка: словарь не найден: "), ("--vocoder", "Ошибка: ")):
+        missing = tmp_path / f"нет{flag}"
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+        assert bot.main([*args, flag, str(missing)]) == 1
+        [line] = capfd.readouterr().err.strip().splitlines()
+        assert line.startswith(start) and str(missing) in line
+    assert fake.requests == ["getMe"]  # the lexicon is checked before Telegram is asked, the vocoder with the model
+
+
 def test_token_is_redacted_from_any_logger_once_protected(caplog):
     bot.protect_token(TOKEN)
     caplog.set_level(logging.DEBUG)
