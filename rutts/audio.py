@@ -73,8 +73,9 @@ def wav_shortfall(path: str | Path) -> float:
             file.seek(offset)
             chunk_id, chunk_size = struct.unpack("<4sI", file.read(8))
             if chunk_id == b"data":
-                present = size - offset - 8
-                return max(0.0, 1 - present / chunk_size) if chunk_size else 0.0
+                if chunk_size in (0, 0xFFFFFFFF):  # written as a stream (a pipe): the size was never known
+                    return 0.0
+                return max(0.0, 1 - (size - offset - 8) / chunk_size)
             offset += 8 + chunk_size + (chunk_size & 1)  # chunks are word-aligned
     return 0.0
 

@@ -93,6 +93,9 @@ def test_a_wav_cut_short_is_refused_and_a_whole_one_is_not(tmp_path):
     odd_chunk = tmp_path / "odd_chunk.wav"  # a 3-byte chunk before the data, padded to 4 as RIFF requires
     odd_chunk.write_bytes(data[:at] + b"note\x03\x00\x00\x00abc\x00" + data[at:])
     assert wav_shortfall(odd_chunk) == pytest.approx(0.5, abs=0.001)
+    streamed = tmp_path / "streamed.wav"  # a writer on a pipe cannot go back to fill in the size
+    streamed.write_bytes(data[: at + 4] + b"\xff\xff\xff\xff" + data[at + 8 :])
+    assert wav_shortfall(streamed) == 0 and read_audio(streamed)[0].size == 11025
 
 
 def test_resample_keeps_pitch_and_level():
