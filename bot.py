@@ -53,8 +53,6 @@ def protect_token(token: str) -> None:
     for name in ("httpx", "httpcore"):  # their INFO lines carry request URLs, and the URL carries the token
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.captureWarnings(True)
-    # PTB 22 itself reads RetryAfter.retry_after, which warns about its future type on every flood-control answer
-    warnings.filterwarnings("ignore", r".*`retry_after`", PTBDeprecationWarning)
     keep_secret(token)
 
 
@@ -249,6 +247,8 @@ def main(argv=None) -> int:
     load_dotenv(args.env_file, override=False)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # PTB 22 itself reads RetryAfter.retry_after, which warns about its future type on every flood-control answer
+    warnings.filterwarnings("ignore", r".*`retry_after`", PTBDeprecationWarning)
     # Out of the environment: programs started later (espeak-ng, ffmpeg…) inherit it and must not see the token.
     token = os.environ.pop("TELEGRAM_BOT_TOKEN", "").strip()
     if not token:
