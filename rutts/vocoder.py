@@ -96,31 +96,15 @@ def read_vocoder_config(path: Path):
     return config
 
 
-def loads(checkpoint: Path) -> bool:
-    """Whether torch can open the file (a run killed mid-save leaves a truncated one); cheap: tensors are mapped."""
-    try:
-        torch.load(checkpoint, map_location="cpu", mmap=True, weights_only=False)
-        return True
-    except Exception:  # torch raises many types for a truncated or foreign file
-        return False
-
-
-def run_checkpoint(run: Path) -> Path | None:
-    """A vocoder run's checkpoint to synthesize with: best_model.pth (lowest eval mel loss), else the newest
-    checkpoint, skipping files that do not load."""
-    from rutts.training import _numbered
-
-    candidates = [run / "best_model.pth", *reversed(_numbered(run, "checkpoint"))]
-    return next((path for path in candidates if path.is_file() and loads(path)), None)
-
-
 def vocoder_files(vocoder: str | Path, vocoder_config: str | Path | None = None) -> tuple[Path, Path]:
     """(checkpoint, config.json) of a vocoder run folder, a checkpoint or a Coqui model name."""
+    from rutts.checkpoints import best_checkpoint
+
     path = Path(vocoder)
     if path.is_dir():
         config = Path(vocoder_config) if vocoder_config else path / "config.json"
         read_vocoder_config(config)  # a GlowTTS run is named as such before any checkpoint is looked at
-        checkpoint = run_checkpoint(path)
+        checkpoint = best_checkpoint(path)  # best_model.pth (lowest eval mel loss), else the newest whole one
         if checkpoint is None:
             raise VoiceError(f"в {path} нет читаемого чекпоинта вокодера (best_model.pth или checkpoint_*.pth)")
         return checkpoint, config

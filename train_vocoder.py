@@ -1,0 +1,113 @@
+"""Train a HiFi-GAN vocoder (Coqui's GAN) for a GlowTTS voice, on the same corpus, with Coqui's Trainer.
+
+    python train_vocoder.py --tts-run outputs/<run> --preset cpu --max-minutes 30   # audio + corpus of that run
+    python train_vocoder.py --tts-config config.json --data data/RUSLAN_22k --preset gpu8gb
+    python train_vocoder.py --continue-path outputs/<vocoder run>     # resume after a crash, Ctrl-C or SIGTERM
+    python train_vocoder.py --tts-run outputs/<run> --restore-path <folder>/model_file.pth   # fine-tune
+    python train_vocoder.py --tts-run outputs/<run> --gta-from outputs/<run>    # on the TTS model's own mels
+    python train_vocoder.py --tts-run outputs/<run> --coqpit.batch_size=4       # any HifiganConfig field
+
+The audio settings always come from the TTS config (the vocoder must read the acoustic model's mels). With
+--tts-run the TTS run is made to name this vocoder (outputs/<run>/vocoder.json): inference.py, the course mode
+and the bot then use it without --vocoder. Train ids come from metadata_train.csv, evaluation from metadata_val.csv.
+"""
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from rutts.training import Limits, TrainingSetupError, gpu_peak_memory
+from rutts.vocoder import VoiceError, link_vocoder
+from rutts.vocoder_training import (
+    available_vocoder_presets,
+    build_vocoder_trainer,
+    extract_gta_mels,
+    read_tts_config,
+    vocoder_config,
+)
+
+log = logging.getLogger("train_vocoder")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Обучение вокодера HiFi-GAN для голоса GlowTTS.")
+    tts = parser.add_mutually_exclusive_group()
+    tts.add_argument("--tts-run", "--tts_run", type=Path,
+                     help="прогон GlowTTS: его настройки звука и корпус; он запомнит этот вокодер")
+    tts.add_argument("--tts-config", "--tts_config", type=Path,
+                     help="конфиг GlowTTS, откуда берутся настройки звука (по умолчанию config.json)")
+    parser.add_argument("--preset", choices=available_vocoder_presets(),
+                        help="набор настроек вокодера (по умолчанию gpu8gb на видеокарте, иначе cpu)")
+    parser.add_argument("--data", type=Path, help="папка корпуса (по умолчанию корпус конфига TTS)")
+    parser.add_argument("--continue-path", "--continue_path", type=Path, help="продолжить прогон вокодера")
+    parser.add_argument("--restore-path", "--restore_path", type=Path,
+                        help="дообучить с чекпойнта вокодера Coqui (рядом должен лежать его config.json)")
+    parser.add_argument("--gta-from", "--gta_from", type=Path,
+                        help="учить на мелах этого прогона GlowTTS для тех же записей (GTA), а не на мелах записей")
+    parser.add_argument("--output-path", help="куда писать прогоны (по умолчанию outputs/)")
+    parser.add_argument("--max-steps", type=int, help="остановиться после стольких шагов (с чекпойнтом)")
+    parser.add_argument("--max-minutes", type=float, help="остановиться через столько минут (с чекпойнтом)")
+    parser.add_argument("--health-every", type=int, default=200, help="проверять кривые каждые N шагов (0 — нет)")
+    args, rest = parser.parse_known_args(argv)
+    unknown = [a for a in rest if a.startswith("-") and not a.startswith("--coqpit.")]
+    if unknown:
+        parser.error(f"неизвестные аргументы: {' '.join(unknown)} (поля конфига задаются как --coqpit.поле=значение)")
+    if args.continue_path and (args.restore_path or args.gta_from or args.preset or rest or args.data):
+        parser.error("--continue-path продолжает прогон с его настройками: --preset, --data, --restore-path, "
+                     "--gta-from и --coqpit.* с ним не задаются")
+    return args, rest
+
+
+def build(args, overrides):
+    import torch
+
+    tts_source = args.tts_run or args.tts_config or (None if args.continue_path else Path("config.json"))
+    tts_config = read_tts_config(tts_source) if tts_source else None
+    if args.continue_path:
+        return build_vocoder_trainer(None, continue_path=args.continue_path, tts_config=tts_config,
+                                     limits=Limits(args.max_steps, args.max_minutes, args.health_every))
+    preset = args.preset or ("gpu8gb" if torch.cuda.is_available() else "cpu")
+    config = vocoder_config(tts_config, preset, overrides, args.data)
+    if args.gta_from:
+        config.feature_path = str(extract_gta_mels(args.gta_from, Path(config.data_path)))
+    return build_vocoder_trainer(config, restore_path=args.restore_path, output_path=args.output_path,
+                                 limits=Limits(args.max_steps, args.max_minutes, args.health_every))
+
+
+def main(argv=None) -> int:
+    args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        trainer = build(args, overrides)
+    except TrainingSetupError as error:
+        print(f"Ошибка: {error}", file=sys.stderr)
+        return 2
+    run = Path(trainer.output_path)
+    try:
+        trainer.fit()
+    except KeyboardInterrupt:
+        print(f"\nОбучение прервано, чекпойнт сохранён. Продолжить:\n"
+              f"  python train_vocoder.py --continue-path {run}", file=sys.stderr)
+        return 130
+    except Exception as error:  # the traceback is already in the log and in <run>/trainer_0_log.txt
+        print(f"Обучение упало: {error}. Папка прогона сохранена: {run}", file=sys.stderr)
+        return 1
+    print(f"\nГотово ({trainer.stop_reason}), шагов: {trainer.total_steps_done} за "
+          f"{trainer.elapsed_seconds / 60:.1f} мин, пропущено NaN/Inf: {trainer.nonfinite_total}")
+    peak = gpu_peak_memory()
+    if peak:
+        print(f"Пик памяти GPU: {peak}")
+    if args.tts_run:
+        try:
+            print(f"Прогон TTS {args.tts_run} теперь озвучивает этим вокодером ({link_vocoder(args.tts_run, run)})")
+        except (OSError, VoiceError) as error:
+            print(f"Не удалось записать {args.tts_run}/vocoder.json: {error}", file=sys.stderr)
+    model = args.tts_run or "outputs/<прогон TTS>"
+    flag = "" if args.tts_run else f" --vocoder {run}"
+    print(f"Дальше: python inference.py -m {model}{flag} --text \"Привет! Это мой голос.\" -o outputs/hello.wav")
+    print(f"Графики и проверка: python view_tensorboard.py {run} --report")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
