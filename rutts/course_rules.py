@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import re
 
-from rutts.numerals import (PREPOSITION_CASES, cardinal, noun_cases, noun_form, noun_gender, one_and_half, parses,
-                            unit_form)
+from rutts.numerals import (PREPOSITION_CASES, cardinal, noun_cases, noun_form, noun_gender, one_and_half, ordinal,
+                            parses, singular_cases, unit_form)
 
 
 class Shelf:
@@ -76,14 +76,24 @@ def governing_word(text: str, start: int) -> str:
     """The word that governs a number at `start`, looking past adjectives: "для первых 100" → "для"."""
     word, position = _previous(text, start)
     for _ in range(2):
-        if word in PREPOSITION_CASES or not _is_adjective(word):
+        if governed_cases(word) or not _is_adjective(word):
             break
         word, position = _previous(text, position)
     return word
 
 
+def governed_cases(word: str) -> tuple[str, ...] | None:
+    """Cases a word before a number can put it in: a preposition's, or the genitive after a comparative
+    ("старше 18 лет", "дороже 500 рублей"); None when the word governs nothing."""
+    if word in PREPOSITION_CASES:
+        return PREPOSITION_CASES[word]
+    if word and not Shelf.PATTERN.match(word) and any("COMP" in p.tag for p in parses(word)[:2]):
+        return ("gent",)
+    return None
+
+
 def _case_after(word: str, default: str = "nomn") -> str:
-    return PREPOSITION_CASES.get(word, (default,))[0]
+    return (governed_cases(word) or (default,))[0]
 
 
 def _number_reading(digits: str) -> str:
@@ -103,11 +113,12 @@ _DOTTED = re.compile(r"(?<![\w@/.])(?:[A-Za-z_][\w-]*)?(?:\.[A-Za-z_][\w-]*)+(?:
 def _address_reading(address: str) -> str:
     """Dots, slashes, hyphens and @ as a narrator says them; digits as numbers; Latin words stay for later."""
     words = []
-    for piece in re.findall(r"[A-Za-z]+|\d+|[./@_-]", address):
+    for piece in re.findall(r"[^\W\d_]+|\d+|[./\\:@_-]", address):
         if piece.isdigit():
             words.append(_number_reading(piece))
         else:
-            words.append({".": "точка", "/": "слэш", "@": "собака", "-": "дефис", "_": ""}.get(piece, piece))
+            words.append({".": "точка", "/": "слэш", "\\": "обратный слэш", ":": "двоеточие", "@": "собака",
+                          "-": "дефис", "_": ""}.get(piece, _key(piece)))
     return " ".join(w for w in words if w)
 
 
@@ -116,6 +127,19 @@ def _url(match: re.Match) -> str:
     tail = match.group(0)[len(url):]
     url = re.sub(r"(?i)^(?:https?://)?(?:www\.)?", "", url).split("?")[0].split("#")[0].rstrip("/")
     return _address_reading(url) + tail
+
+
+_PATH = re.compile(r"(?<!\S)(?:(?:~|\.{1,2})?/[\w.~/-]*\w|[A-Za-z]:\\[\w.\\-]*)")
+
+
+def _path(match: re.Match) -> str:
+    """"~/projects", "/usr/bin", "./run.sh", "C:\\Users": every piece said, "~" as "тильда"."""
+    path = match.group(0)
+    prefix = re.match(r"~|\.{1,2}(?=/)", path)
+    if not prefix:
+        return _address_reading(path)
+    head = {"~": "тильда", ".": "точка", "..": "точка точка"}[prefix.group(0)]
+    return f"{head} {_address_reading(path[prefix.end():])}"
 
 
 def _dotted(match: re.Match) -> str:
@@ -127,11 +151,12 @@ def _dotted(match: re.Match) -> str:
 
 _KEY = rf"(?:\b[A-Za-z][A-Za-z0-9]*\b|{PLACEHOLDER})"
 _SHORTCUT = re.compile(rf"{_KEY}(?:\s*\+\s*{_KEY})+(?!\+)")
-_FLAG = re.compile(r"(?<![\w-])(--?)([A-Za-z][\w-]*)")
+_FLAG = re.compile(r"(?<![\w-])(--?)([A-Za-z][A-Za-z0-9_-]*)(?!\w)")
 
 
 def _key(name: str) -> str:
-    return LETTER_NAMES[name.lower()] if len(name) == 1 and name.isalpha() else name
+    """A Latin letter standing alone is said by its name ("C" → "си"); anything else stays."""
+    return LETTER_NAMES.get(name.lower(), name) if len(name) == 1 else name
 
 
 def _shortcut(match: re.Match) -> str:
@@ -139,7 +164,10 @@ def _shortcut(match: re.Match) -> str:
 
 
 def _flag(match: re.Match) -> str:
-    return " ".join(["минус"] * len(match.group(1)) + [_key(match.group(2))])
+    dashes, name = match.group(1), match.group(2)
+    if dashes == "-" and name.isalpha() and len(name) <= 4:  # "-la" is "-l -a": letters, not a word
+        name = "-".join(_key(c) for c in name)
+    return " ".join(["минус"] * len(dashes) + [name])
 
 
 # --- words that name a numbered thing ("урок 7", "раздел 2.3", "стр. 15") -----------------------------------
@@ -249,7 +277,8 @@ def _colon(match: re.Match) -> str:
         return f"{cardinal(left)} к {cardinal(right, 'datv')}"
     if not time_like:
         return match.group(0)
-    if len(groups) == 3 or values[0] >= 24:
+    clock_time = values[0] < 24 or values[0] == 24 and values[1] == 0
+    if len(groups) == 3 or not clock_time:
         media = True
     elif before in _CLOCK_PREPOSITIONS:  # "в 18:30", "к 23:59": a time of day even in a sentence about a video
         media = False
@@ -340,11 +369,14 @@ def _counted(text: str, match: re.Match) -> tuple[int, int, str, str | None, str
     if lemma in _NOT_COUNTED or (lemma == "год" and n >= 1000):
         return None
     agreement = noun_cases(n, word)
+    if lemma in _ORDINAL_NOUNS and not half and (
+            agreement is None or (n % 10 == 1 and not agreement[0] & {"nomn", "accs"})):
+        return _ordinal(text, match, n, word, before)  # "с 3 урока", "к 21 уроку", "в 9 классе": which one
     if agreement is None:
         return None
     cases, gender, animate = agreement
-    if before in PREPOSITION_CASES:
-        fitting = [c for c in PREPOSITION_CASES[before] if c in cases]
+    if governed_cases(before):
+        fitting = [c for c in governed_cases(before) if c in cases]
         if not fitting:
             return None
         case = fitting[0]
@@ -352,6 +384,18 @@ def _counted(text: str, match: re.Match) -> tuple[int, int, str, str | None, str
         case = "nomn" if "nomn" in cases else sorted(cases)[0]
     reading = one_and_half(case, gender) if half else cardinal(n, case, gender, animate)
     return match.start(), match.end(), reading, gender, case
+
+
+# Nouns whose number before them says which one when it does not count them: "3 урок", "на 2 этаже".
+_ORDINAL_NOUNS = _LABEL_LEMMAS | {"число", "класс", "этаж", "место", "курс", "квартал", "ряд"}
+
+
+def _ordinal(text: str, match: re.Match, n: int, word: str, before: str) -> tuple[int, int, str, str, str] | None:
+    cases, gender = singular_cases(word)
+    fitting = [c for c in governed_cases(before) or ("nomn",) if c in cases]
+    if not fitting:
+        return None
+    return match.start(), match.end(), ordinal(n, fitting[0], gender), gender, fitting[0]
 
 
 def counted_numbers(text: str, shelf: Shelf) -> str:
@@ -368,8 +412,7 @@ def counted_numbers(text: str, shelf: Shelf) -> str:
             agreed[index] = (gender, case)
         elif index + 1 in agreed and match.group("n") and _RANGE.match(text[match.end():matches[index + 1].start()]):
             gender, case = agreed[index + 1]
-            before = previous_word(text, match.start())
-            own_case = PREPOSITION_CASES[before][0] if before in PREPOSITION_CASES else case
+            own_case = _case_after(previous_word(text, match.start()), case)
             reading = cardinal(_int(match.group("n")), own_case, gender or "masc")
             readings[index] = (match.start(), match.end(), reading)
             agreed[index] = (gender, own_case)
@@ -383,17 +426,34 @@ def counted_numbers(text: str, shelf: Shelf) -> str:
 
 _LABEL = re.compile(rf"(?P<word>(?<![\w.])[а-яёА-ЯЁ]+\.?|{PLACEHOLDER}|[A-Za-z][\w+#-]*)(?P<space>{_SPACE}*)"
                     rf"(?P<n>{_INT})(?![\w]|[.,:/]\d|-\w)")
-_SEE = {"см", "смотри", "смотрите", "откройте", "открой"}
 _SEE_BEFORE = re.compile(r"(?i)(?<!\w)(?:см\.|смотри|смотрите)[^!?]*$")  # "См. главу 5, с. 120": "страницу"
+
+
+def _takes_object(word: str) -> bool:
+    """"прочитайте", "откройте", "смотрите": a transitive verb, so "гл. 3" after it reads "главу три"."""
+    return any({"VERB", "tran"} <= set(p.tag.grammemes) for p in parses(word)[:1]) if word else False
+
+
+def _unit_follows(text: str, end: int) -> bool:
+    """A unit ru-normalizr knows stands after the number ("30 см", "5 кг", "10 $"): it reads the pair itself."""
+    from ru_normalizr.numerals._constants import ALL_UNITS, CURRENCY_SYMBOLS
+
+    token = re.match(r"\s*([^\s,;:!?()]+)", text[end:])
+    if not token:
+        return False
+    unit = token.group(1).lower().rstrip(".")
+    return bool(unit) and (unit in ALL_UNITS or unit[0] in CURRENCY_SYMBOLS or unit[0] in "%°")
 
 
 def _label(match: re.Match, shelf: Shelf) -> str:
     word, number = match.group("word"), _int(match.group("n"))
+    if _unit_follows(match.string, match.end()):
+        return match.group(0)
     abbreviation = word.endswith(".") and word[:-1].lower() in _LABEL_ABBREVIATIONS
     if abbreviation:
         before = previous_word(match.string, match.start())
         case = ("loct" if before in ("в", "во", "на", "о", "об", "при")
-                else "accs" if before in _SEE or _SEE_BEFORE.search(match.string[:match.start()])
+                else "accs" if _takes_object(before) or _SEE_BEFORE.search(match.string[:match.start()])
                 else _case_after(before))
         noun = noun_form(_LABEL_ABBREVIATIONS[word[:-1].lower()], case)
         return f"{noun} {shelf.put(cardinal(number))}"
@@ -415,6 +475,7 @@ def apply(text: str, shelf: Shelf) -> str:
     text = _EMAIL.sub(lambda m: _address_reading(m.group(0)), text)
     text = _SHORTCUT.sub(_shortcut, text)
     text = _FLAG.sub(_flag, text)
+    text = _PATH.sub(_path, text)
     text = _DOTTED.sub(_dotted, text)
     text = _VERSION.sub(lambda m: _shelve(_version(m), m, shelf), text)
     text = _SHORT_DATE.sub(_short_date, text)
@@ -427,6 +488,18 @@ def apply(text: str, shelf: Shelf) -> str:
 
 def _shelve(reading: str, match: re.Match, shelf: Shelf) -> str:
     return reading if reading == match.group(0) else shelf.put(reading)
+
+
+_EUPHONY = re.compile(r"(?<![\w+])(?:([кКвВ])(\s+)(?=втор)|([сС])(\s+)(?=втор|ст[оа]\b))")
+
+
+def euphony(text: str) -> str:
+    """"к второму" → "ко второму", "с ста" → "со ста": the vowel a preposition takes before a spelled number."""
+    def add_vowel(match: re.Match) -> str:
+        letter, space = match.group(1) or match.group(3), match.group(2) or match.group(4)
+        return letter + ("о" if letter.islower() else "О") + space
+
+    return _EUPHONY.sub(add_vowel, text)
 
 
 # Roman numerals made of I, V and X ("глава IV", "XXI век") are left to ru-normalizr, which reads them as ordinals.

@@ -21,8 +21,8 @@ PREPOSITION_CASES: dict[str, tuple[str, ...]] = {
     **dict.fromkeys(("через", "про", "сквозь"), ("accs",)),
     **dict.fromkeys(("о", "об", "обо", "при"), ("loct",)),
     **dict.fromkeys(("над", "перед", "между", "под"), ("ablt", "accs")),
-    "с": ("gent", "ablt", "accs"),
-    "со": ("gent", "ablt", "accs"),
+    "с": ("gent", "ablt"),
+    "со": ("gent", "ablt"),
     "в": ("accs", "loct"),
     "во": ("accs", "loct"),
     "на": ("accs", "loct"),
@@ -98,6 +98,28 @@ def cardinal(n: int, case: str = "nomn", gender: str = "masc", animate: bool = F
             result.append(_inflect_numeral(word, case, word_gender, animate and index == last_numeral))
         previous = word
     return " ".join(result)
+
+
+@lru_cache(maxsize=4096)
+def ordinal(n: int, case: str = "nomn", gender: str = "masc") -> str:
+    """An ordinal for a singular noun: ordinal(3, "gent") → "третьего", ordinal(21, "datv", "femn") → "двадцать первой"."""
+    from num2words import num2words
+
+    *head, last = num2words(n, lang="ru", to="ordinal").split()
+    grammemes = {case, "sing", gender} | ({"inan"} if case == "accs" and gender == "masc" else set())
+    adjective = next((p for p in parses(last) if "ADJF" in p.tag), None)
+    form = adjective.inflect(grammemes) if adjective else None
+    return " ".join(head + [form.word if form else last])
+
+
+def singular_cases(word: str) -> tuple[set[str], str]:
+    """The cases a singular noun form can be in, and its gender: "уроку" → ({"datv"}, "masc")."""
+    nouns = [p for p in parses(word) if "NOUN" in p.tag and not _RARE & set(p.tag.grammemes)]
+    lemma = nouns[0].normal_form if nouns else None
+    cases = {str(p.tag.case) for p in nouns if p.normal_form == lemma and p.tag.number == "sing" and p.tag.case}
+    cases = {{"loc2": "loct", "gen2": "gent"}.get(c, c) for c in cases} & set(CASES)
+    gender = str(nouns[0].tag.gender) if nouns and nouns[0].tag.gender else "masc"
+    return cases, gender if gender in ("masc", "femn", "neut") else "masc"
 
 
 def one_and_half(case: str, gender: str) -> str:

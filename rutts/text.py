@@ -160,10 +160,12 @@ def normalize(text: str, lexicon: Lexicon | None = None) -> str:
     """Numbers, dates, abbreviations and Latin spelled out in Cyrillic; case and punctuation kept, no new stress."""
     lexicon = _default_lexicon() if lexicon is None else lexicon
     shelf = Shelf()
+    text = Shelf.PATTERN.sub(" ", text)  # private-use characters cannot be spoken, and the shelf uses them
     text = check_stress_marks(unicodedata.normalize("NFC", _hand_stress(text)))
     text = course_rules.apply(lexicon.protect(text, shelf), shelf)
     text = course_rules.spell_letters(lexicon.protect(text, shelf), shelf)
-    return re.sub(r"\s+", " ", shelf.restore(_normalize_words(text))).strip()
+    text = course_rules.euphony(shelf.restore(_normalize_words(text)))
+    return re.sub(r"\s+", " ", text).strip()
 
 
 class _Accentor:
