@@ -4,7 +4,12 @@
     .venv/bin/python inference.py -m outputs/<run> -i lesson.md --course -o outputs/lesson1
     echo "Текст из другой программы." | .venv/bin/python inference.py -m outputs/<run> -o outputs/text.ogg
 
+    .venv/bin/python inference.py -m outputs/<run> --vocoder outputs/<vocoder run> -i lesson.md --course
+    .venv/bin/python inference.py -m outputs/<run> --griffin-lim --text "Без нейровокодера." -o outputs/gl.wav
+
 -m takes a run folder (its best or latest checkpoint and its config.json) or a checkpoint with --config.
+Sound comes from the vocoder the run names (train_vocoder.py --tts-run writes outputs/<run>/vocoder.json), from
+--vocoder, or from Griffin-Lim (--griffin-lim, or when the run names none).
 -o picks the format by extension: .wav, .ogg (Opus, 48 kHz) or .mp3. --course writes into the -o folder one WAV per
 paragraph (<name>_001.wav, ...), the whole lesson (<name>.wav) and its subtitles (<name>.srt), <name> being the
 input file's name. Paragraphs are separated by blank lines; Markdown headings start a new one, markup is dropped.
@@ -76,7 +81,12 @@ def parse_args(argv):
     source.add_argument("-i", "--input-file", "--input_file", type=Path, help="текстовый или Markdown-файл (UTF-8)")
     p.add_argument("-m", "--model", required=True, type=Path, help="папка запуска или чекпоинт .pth")
     p.add_argument("--config", type=Path, help="config.json модели (по умолчанию лежащий рядом с чекпоинтом)")
-    p.add_argument("--vocoder", help="чекпоинт вокодера Coqui или имя из списка Coqui (vocoder_models/...)")
+    vocoder = p.add_mutually_exclusive_group()
+    vocoder.add_argument("--vocoder", help="папка прогона train_vocoder.py, чекпоинт вокодера Coqui или имя из "
+                                           "списка Coqui (vocoder_models/...); по умолчанию — вокодер, который "
+                                           "назван в прогоне модели (vocoder.json), иначе Гриффин-Лим")
+    vocoder.add_argument("--griffin-lim", "--griffin_lim", action="store_true",
+                         help="Гриффин-Лим, даже если прогон модели называет вокодер")
     p.add_argument("--vocoder-config", "--vocoder_config", type=Path, help="config.json вокодера")
     p.add_argument("--lexicon", type=Path, help="словарь произношений (по умолчанию lexicon.txt, если он есть)")
     p.add_argument("--no-stress", action="store_true", help="без автоматических ударений (если так обучали)")
@@ -227,6 +237,7 @@ def main(argv=None) -> int:
 
 def run(args) -> int:
     from rutts.synth import SynthesisConfig, Timeline, Voice, split_paragraphs, subtitles
+    from rutts.vocoder import GRIFFIN_LIM
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -237,7 +248,8 @@ def run(args) -> int:
     target, srt_path = output_paths(args)
     lexicon = args.lexicon or (Path("lexicon.txt") if Path("lexicon.txt").is_file() else None)
     started = time.perf_counter()
-    voice = Voice.load(args.model, args.config, args.vocoder, args.vocoder_config, args.device, lexicon,
+    vocoder = GRIFFIN_LIM if args.griffin_lim else args.vocoder
+    voice = Voice.load(args.model, args.config, vocoder, args.vocoder_config, args.device, lexicon,
                        stress=False if args.no_stress else None)
     voice.frontend.process("Загрузка.")  # the stress model loads on first use: count it as loading, not synthesis
     loaded = time.perf_counter()

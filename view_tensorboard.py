@@ -3,6 +3,7 @@
     python view_tensorboard.py                              # TensorBoard on all runs in outputs/
     python view_tensorboard.py outputs/<run> --port 6007    # one run; open the printed URL, Ctrl+C stops
     python view_tensorboard.py outputs/<run> --report       # report + PNG curves in outputs/<run>/curves/
+    python view_tensorboard.py outputs/<vocoder run> --report   # train_vocoder.py runs: G/D losses, mel loss
 
 Exit codes: 0 fine, 1 the report found an error, 2 bad input (no folder, no event files, busy port).
 """
@@ -47,9 +48,13 @@ def report(runs: list[Path], last_steps: int | None) -> int:
     worst = 0
     for run in runs:
         scalars = health.read_scalars(run)
-        findings = health.check_scalars(scalars, window_steps=last_steps)
+        if health.is_vocoder_run(scalars):  # train_vocoder.py: generator/discriminator losses, mel loss
+            findings = health.check_vocoder_scalars(scalars, window_steps=last_steps)
+            pngs = health.save_curves(scalars, run / "curves", health.VOCODER_CURVES)
+        else:
+            findings = health.check_scalars(scalars, window_steps=last_steps)
+            pngs = health.save_curves(scalars, run / "curves")
         print(health.format_report(findings, str(run)))
-        pngs = health.save_curves(scalars, run / "curves")
         if pngs:
             print(f"Графики: {run / 'curves'} ({', '.join(p.name for p in pngs)})")
         print()
