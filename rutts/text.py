@@ -60,7 +60,12 @@ def read_lexicon(path: str | Path) -> dict[str, str]:
         parts = re.split(r"\s*(?:→|->|=|\t)\s*", line, maxsplit=1)
         if len(parts) != 2 or not parts[0] or not parts[1]:
             raise TextError(f"{path}:{number}: ожидается строка вида «слово → чтение», получено: {line!r}")
-        entries[parts[0]] = check_stress_marks(_hand_stress(parts[1]), f"{path}:{number}")
+        reading = check_stress_marks(_hand_stress(parts[1]), f"{path}:{number}")
+        unspeakable = sorted(set(reading.lower()) - set(CHARACTERS + PUNCTUATIONS))
+        if unspeakable:  # readings skip every later step, so digits or Latin there would be dropped unsaid
+            log.warning("%s:%d: в чтении «%s» есть символы, которых модель не произносит (%s): напишите их "
+                        "русскими буквами", path, number, reading, " ".join(unspeakable))
+        entries[parts[0]] = reading
     return entries
 
 
