@@ -136,3 +136,15 @@ def describe_mismatch(state: dict, model: torch.nn.Module) -> str | None:
         return (f"другое устройство сети: нет {len(missing_layers)} слоёв, лишних {len(unexpected)} "
                 f"(например {(missing_layers or unexpected)[0]})")
     return None
+
+
+def check_restorable(checkpoint: Path, model: torch.nn.Module) -> None:
+    """ValueError (a message for the user) for a base checkpoint to fine-tune from that the trainer would load only
+    in part or not at all."""
+    from trainer.io import load_fsspec  # what the trainer restores with
+
+    problem = describe_mismatch(load_fsspec(checkpoint, map_location="cpu"), model)
+    if problem:
+        beside = Path(checkpoint).parent / "config.json"
+        hint = f"; возьмите конфиг базовой модели: --config {beside}" if beside.is_file() else ""
+        raise ValueError(f"{checkpoint} не подходит для дообучения этой модели: {problem}{hint}")

@@ -55,7 +55,8 @@ def read_record(folder: Path) -> dict | None:
     except FileNotFoundError:
         return None
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise TextError(f"{path} повреждён ({error}): запишите его заново (python check_sample_rate.py <корпус>)") from None
+        raise TextError(f"{path} повреждён ({error}); в папке корпуса его пишет заново "
+                        "python check_sample_rate.py") from None
     if not isinstance(record, dict) or not isinstance(record.get("stress"), bool) or "lexicon" not in record:
         raise TextError(f"{path}: это не запись настроек текста (нет полей stress/lexicon)")
     if record["lexicon"] is not None and not (Path(folder) / record["lexicon"]).is_file():
@@ -79,7 +80,7 @@ def copy_record(src: Path, dst: Path) -> bool:
     return True
 
 
-def settings_from_cache(corpus: Path) -> tuple[Path | None, bool] | None:
+def _settings_from_cache(corpus: Path) -> tuple[Path | None, bool] | None:
     """(lexicon, stress) an old corpus's training text was processed with, worked out from the signature of its
     processed-text cache: known when the built-in lexicon alone or ./lexicon.txt gives that signature; else None."""
     from rutts.dataset import CACHE_FILE
@@ -126,3 +127,28 @@ def frontend_for(folder: Path, lexicon: Path | None = None, stress: bool | None 
     if differences:
         log.warning("текст будет прочитан не так, как при обучении модели %s: %s", folder, "; ".join(differences))
     return frontend
+
+
+def pass_record_to_run(corpus: Path, corpus_record: dict | None, run_dir: Path) -> None:
+    """At the start of training (also when continuing): the corpus's record (`corpus_record`, read before the run
+    folder was made) into the run folder. An old corpus without one: the user is told to rerun check_sample_rate.py,
+    and the settings are recorded anyway when the corpus's text cache tells them."""
+    run_record = read_record(run_dir)
+    if corpus_record is not None:
+        copy_record(corpus, run_dir)
+        if run_record is not None and run_record.get("signature") != corpus_record.get("signature"):
+            log.warning("текст корпуса %s теперь обработан иначе, чем в начале этого прогона (%s → %s): модель "
+                        "доучивается на другом чтении", corpus, run_record.get("signature"),
+                        corpus_record.get("signature"))
+        return
+    log.warning("в корпусе %s нет %s (как обработан текст: словарь, ударения): перезапустите python "
+                "check_sample_rate.py %s, тогда озвучка прочтёт текст так же, как при обучении",
+                corpus, RECORD_NAME, corpus)
+    if run_record is not None:
+        return  # the run keeps what it recorded when it started
+    settings = _settings_from_cache(corpus)
+    if settings is not None:
+        lexicon, stress = settings
+        record_frontend(run_dir, lexicon, stress)
+        log.info("настройки текста восстановлены по кэшу корпуса: словарь %s, ударения %s",
+                 lexicon or "встроенный", "авто" if stress else "выкл.")

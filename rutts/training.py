@@ -29,9 +29,9 @@ from trainer import Trainer, TrainerArgs
 from trainer.generic_utils import KeepAverage
 
 from rutts.audio import atomic_output
-from rutts.checkpoints import best_checkpoint, describe_mismatch, numbered, restore_source, staged_best_model
+from rutts.checkpoints import best_checkpoint, check_restorable, numbered, restore_source, staged_best_model
 from rutts.health import TrainingHistory
-from rutts.run_frontend import RECORD_NAME, copy_record, read_record, record_frontend, settings_from_cache
+from rutts.run_frontend import pass_record_to_run, read_record
 from rutts.text import TextError
 
 log = logging.getLogger(__name__)
@@ -433,24 +433,6 @@ def configure_device(config) -> str:
     return "cpu"
 
 
-def _restore_checkpoint(restore_path) -> Path:
-    try:
-        return restore_source(restore_path)
-    except (FileNotFoundError, ValueError) as error:
-        raise TrainingSetupError(str(error).capitalize()) from None
-
-
-def _check_restorable(checkpoint: Path, model) -> None:
-    """Refuse a base checkpoint the trainer would load only in part (another alphabet or size) or not at all."""
-    from trainer.io import load_fsspec
-
-    problem = describe_mismatch(load_fsspec(checkpoint, map_location="cpu"), model)
-    if problem:
-        hint = (f"; возьмите конфиг базовой модели: --config {checkpoint.parent / 'config.json'}"
-                if (checkpoint.parent / "config.json").is_file() else "")
-        raise TrainingSetupError(f"{checkpoint} не подходит для дообучения этой модели: {problem}{hint}")
-
-
 def _corpus_record(config) -> tuple[Path, dict | None]:
     """The training corpus (datasets[0], the one --data replaces) and its front-end record, checked before a run
     folder is created."""
@@ -459,31 +441,6 @@ def _corpus_record(config) -> tuple[Path, dict | None]:
         return corpus, read_record(corpus)
     except TextError as error:
         raise TrainingSetupError(str(error)) from None
-
-
-def _record_text_settings(corpus: Path, corpus_record: dict | None, run_dir: Path) -> None:
-    """Copy the corpus's front-end record into the run folder (rutts.run_frontend), so synthesis reads text the way
-    the training text was read. An old corpus without one: the user is told to rerun check_sample_rate.py, and the
-    settings are recorded anyway when the corpus's text cache tells them."""
-    run_record = read_record(run_dir)
-    if corpus_record is not None:
-        copy_record(corpus, run_dir)
-        if run_record is not None and run_record.get("signature") != corpus_record.get("signature"):
-            log.warning("текст корпуса %s теперь обработан иначе, чем в начале этого прогона (%s → %s): модель "
-                        "доучивается на другом чтении", corpus, run_record.get("signature"),
-                        corpus_record.get("signature"))
-        return
-    log.warning("в корпусе %s нет %s (как обработан текст: словарь, ударения): перезапустите python "
-                "check_sample_rate.py %s, тогда озвучка прочтёт текст так же, как при обучении",
-                corpus, RECORD_NAME, corpus)
-    if run_record is not None:
-        return  # the run keeps what it recorded when it started
-    settings = settings_from_cache(corpus)
-    if settings is not None:
-        lexicon, stress = settings
-        record_frontend(run_dir, lexicon, stress)
-        log.info("настройки текста восстановлены по кэшу корпуса: словарь %s, ударения %s",
-                 lexicon or "встроенный", "авто" if stress else "выкл.")
 
 
 def build_trainer(config, *, continue_path=None, restore_path=None, output_path=None, limits=None, model=None,
@@ -502,7 +459,10 @@ def build_trainer(config, *, continue_path=None, restore_path=None, output_path=
         config = load_config(run_config)
         configure_device(config)
     if restore_path:
-        restore_path = _restore_checkpoint(restore_path)
+        try:
+            restore_path = restore_source(restore_path)
+        except (FileNotFoundError, ValueError) as error:
+            raise TrainingSetupError(str(error).capitalize()) from None
         if config.data_dep_init_steps:
             # GlowTTS would re-run its ActNorm initialisation on the new data and overwrite the restored layers.
             log.info("дообучение с %s: data_dep_init_steps %d → 0 (слои ActNorm остаются как в базовой модели)",
@@ -515,11 +475,14 @@ def build_trainer(config, *, continue_path=None, restore_path=None, output_path=
     if model is None:
         model = GlowTTS(config)
     if restore_path:
-        _check_restorable(restore_path, model)
+        try:
+            check_restorable(restore_path, model)
+        except ValueError as error:
+            raise TrainingSetupError(str(error)) from None
     args = TrainerArgs(continue_path=str(continue_path or ""), restore_path=str(restore_path or ""),
                        **(trainer_args or {}))
     trainer = GuardedTrainer(args, config, output_path or config.output_path, model=model, train_samples=train,
                              eval_samples=evaluation, parse_command_line_args=False, limits=limits)
     if trainer._is_main_process:
-        _record_text_settings(corpus, corpus_record, trainer.output_path)
+        pass_record_to_run(corpus, corpus_record, trainer.output_path)
     return trainer

@@ -212,7 +212,7 @@ def test_run_gets_the_corpus_record_also_when_continued(tiny_corpus, tmp_path, c
     trainer.fit()
 
     record_frontend(corpus, None, stress=False)  # the corpus processed again, differently
-    caplog.set_level(logging.WARNING, logger="rutts.training")
+    caplog.set_level(logging.WARNING, logger="rutts.run_frontend")
     build_trainer(load_config(run / "config.json"), continue_path=run, limits=Limits(max_steps=4))
     assert read_record(run)["stress"] is False and not (run / "frontend_lexicon.txt").exists()
     assert "теперь обработан иначе" in caplog.text
@@ -222,7 +222,7 @@ def test_old_corpus_without_record_is_named_and_its_cache_gives_the_settings(tin
     corpus = corpus_copy(tiny_corpus, tmp_path)
     signature = FrontEnd(None, stress=False).signature
     (corpus / "processed_text_cache.json").write_text(json.dumps({"signature": signature}), encoding="utf-8")
-    caplog.set_level(logging.WARNING, logger="rutts.training")
+    caplog.set_level(logging.WARNING, logger="rutts.run_frontend")
     run = build_trainer(tiny_config(corpus, tmp_path / "outputs"), limits=Limits(max_steps=2)).output_path
     assert f"перезапустите python check_sample_rate.py {corpus}" in caplog.text
     assert read_record(run)["signature"] == signature and read_record(run)["lexicon"] is None

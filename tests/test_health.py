@@ -195,6 +195,31 @@ def test_in_memory_history_goes_through_the_same_checks():
     assert all(f.level == health.OK for f in health.check_history({"current_lr": [(0, 2.5e-8), (1, 2.5e-8)]}))
 
 
+def test_in_training_history_is_bounded_and_still_sees_the_start_and_the_end_of_a_long_run():
+    def long_history(**kwargs):  # 21 000 steps logged every step, as the training loop sees them
+        scalars = synthetic_run(epochs=700, plot_step=1, **kwargs)
+        history = health.TrainingHistory()
+        for tag, points in scalars.items():
+            if tag.startswith("TrainIterStats/"):
+                for step, value in points:
+                    history.add(tag.split("/")[1], step, value)
+        return history
+
+    history = long_history()
+    series = history.series()
+    bound = health.HISTORY_HEAD + health.HISTORY_TAIL
+    assert all(len(points) == bound for points in series.values())  # not 21 000: a check costs the same later on
+    assert series["loss"][0][0] == 0 and series["loss"][-1][0] == 700 * STEPS_PER_EPOCH - 1
+    healthy = history.check(steps_per_epoch=STEPS_PER_EPOCH)
+    assert all(f.level == health.OK for f in healthy), health.format_report(healthy, "long history")
+    assert "упал" in by_key(healthy, "duration").message  # judged against the start of the run, kept in the head
+
+    rising = long_history()
+    for step in range(20_000, 21_000):
+        rising.add("loss", step + 1000, 0.4 + 0.002 * step - 40)  # the last 1000 steps climb from 0.4 to 2.4
+    assert levels(rising.check(steps_per_epoch=STEPS_PER_EPOCH))["loss_trend"] == health.WARN
+
+
 def test_resumed_run_keeps_only_the_points_logged_after_the_restart(tmp_path):
     first = {health.LOSS: [(s, 5.0) for s in range(0, 100, 10)]}
     resumed = {health.LOSS: [(s, 1.0) for s in range(50, 80, 10)]}  # continued from the checkpoint at step 50
