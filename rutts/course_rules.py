@@ -1,7 +1,7 @@
 """Rules for what course scripts are full of, run before ru-normalizr (part of the text front end, see rutts/text.py).
 
-Each rule reads one kind of token the way a narrator of a screencast course does and hides its reading from the
-later steps behind a placeholder (`Shelf`), so ru-normalizr does not read it a second time:
+Each rule reads one kind of token the way a narrator of a screencast course does. Number readings are hidden from
+the later steps behind placeholders (`Shelf`), so ru-normalizr does not read them a second time:
     URLs and e-mail       https://docs.python.org/3/ → "docs точка python точка org слэш три"
     shortcuts and flags   Ctrl+C → "Ctrl плюс си", --help → "минус минус help"
     dotted names          main.py, console.log, python.org → "main точка py"
@@ -16,6 +16,7 @@ the lexicon and spells what is left of acronyms and vowel-less names letter by l
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 from rutts.numerals import (PREPOSITION_CASES, cardinal, noun_cases, noun_form, noun_gender, one_and_half, ordinal,
                             parses, singular_cases, unit_form)
@@ -49,6 +50,11 @@ _SPACE = "[ \u00a0\u202f]"
 
 def _int(digits: str) -> int:
     return int(re.sub(r"\D", "", digits))
+
+
+def _key(name: str) -> str:
+    """A Latin letter standing alone is said by its name ("C" → "си"); anything else stays."""
+    return LETTER_NAMES.get(name.lower(), name) if len(name) == 1 else name
 
 
 _PREVIOUS = re.compile(rf"(\w[\w-]*\.?|{PLACEHOLDER})\s*$")
@@ -152,11 +158,6 @@ def _dotted(match: re.Match) -> str:
 _KEY = rf"(?:\b[A-Za-z][A-Za-z0-9]*\b|{PLACEHOLDER})"
 _SHORTCUT = re.compile(rf"{_KEY}(?:\s*\+\s*{_KEY})+(?!\+)")
 _FLAG = re.compile(r"(?<![\w-])(--?)([A-Za-z][A-Za-z0-9_-]*)(?!\w)")
-
-
-def _key(name: str) -> str:
-    """A Latin letter standing alone is said by its name ("C" → "си"); anything else stays."""
-    return LETTER_NAMES.get(name.lower(), name) if len(name) == 1 else name
 
 
 def _shortcut(match: re.Match) -> str:
@@ -323,6 +324,8 @@ _RANGE = re.compile(r"\s*(?:[-–—]|\s(?:до|по)\s)\s*$")
 # Nouns that follow a number which names rather than counts: dates ("5 мая") and centuries ("21 век").
 _NOT_COUNTED = {"январь", "февраль", "март", "апрель", "май", "июнь", "июль", "август", "сентябрь", "октябрь",
                 "ноябрь", "декабрь", "век", "столетие", "тысячелетие"}
+# Nouns whose number before them says which one when it does not count them: "3 урок", "на 2 этаже".
+_ORDINAL_NOUNS = _LABEL_LEMMAS | {"число", "класс", "этаж", "место", "курс", "квартал", "ряд"}
 
 
 def _unit_lemma(match: re.Match) -> str:
@@ -345,8 +348,17 @@ def _noun_after(text: str, end: int) -> str | None:
     return None
 
 
-def _counted(text: str, match: re.Match) -> tuple[int, int, str, str | None, str] | None:
-    """How a number is read before its noun or unit: (start, end, reading, gender, case), or None (not a count)."""
+class _Reading(NamedTuple):
+    start: int
+    end: int
+    words: str
+    gender: str
+    case: str
+    ordinal: bool = False
+
+
+def _counted(text: str, match: re.Match) -> _Reading | None:
+    """How a number is read before its noun or unit; None when it counts nothing ("5 мая", "урок 5")."""
     half = match.group("half")
     n = 2 if half else _int(match.group("n"))  # 1,5 takes the noun the way 2 does ("полтора часа")
     before = governing_word(text, match.start())
@@ -361,7 +373,7 @@ def _counted(text: str, match: re.Match) -> tuple[int, int, str, str | None, str
         follower = _UNIT.match(text, end) if lemma in _SCALES else None
         if follower and _unit_lemma(follower) not in _SCALES:
             reading, end = f"{reading} {unit_form(_unit_lemma(follower), 5, 'gent')}", follower.end()
-        return match.start(), end, reading, gender, case
+        return _Reading(match.start(), end, reading, gender, case)
     word = _noun_after(text, match.end())
     if not word:
         return None
@@ -383,42 +395,33 @@ def _counted(text: str, match: re.Match) -> tuple[int, int, str, str | None, str
     else:
         case = "nomn" if "nomn" in cases else sorted(cases)[0]
     reading = one_and_half(case, gender) if half else cardinal(n, case, gender, animate)
-    return match.start(), match.end(), reading, gender, case
+    return _Reading(match.start(), match.end(), reading, gender, case)
 
 
-# Nouns whose number before them says which one when it does not count them: "3 урок", "на 2 этаже".
-_ORDINAL_NOUNS = _LABEL_LEMMAS | {"число", "класс", "этаж", "место", "курс", "квартал", "ряд"}
-
-
-def _ordinal(text: str, match: re.Match, n: int, word: str, before: str) -> tuple[int, int, str, str, str] | None:
+def _ordinal(text: str, match: re.Match, n: int, word: str, before: str) -> _Reading | None:
     cases, gender = singular_cases(word)
     fitting = [c for c in governed_cases(before) or ("nomn",) if c in cases]
     if not fitting:
         return None
-    return match.start(), match.end(), ordinal(n, fitting[0], gender), gender, fitting[0]
+    return _Reading(match.start(), match.end(), ordinal(n, fitting[0], gender), gender, fitting[0], ordinal=True)
 
 
 def counted_numbers(text: str, shelf: Shelf) -> str:
     """Numbers that count something, in the case and gender their noun and preposition give them."""
     matches = list(_NUMBER.finditer(text))
-    readings: dict[int, tuple[int, int, str]] = {}
-    agreed: dict[int, tuple[str | None, str]] = {}
+    readings: dict[int, _Reading] = {}
     for index in reversed(range(len(matches))):  # right to left: "с 72 до 91 балла" takes its noun from "91"
         match = matches[index]
-        result = _counted(text, match)
-        if result:
-            start, end, reading, gender, case = result
-            readings[index] = (start, end, reading)
-            agreed[index] = (gender, case)
-        elif index + 1 in agreed and match.group("n") and _RANGE.match(text[match.end():matches[index + 1].start()]):
-            gender, case = agreed[index + 1]
-            own_case = _case_after(previous_word(text, match.start()), case)
-            reading = cardinal(_int(match.group("n")), own_case, gender or "masc")
-            readings[index] = (match.start(), match.end(), reading)
-            agreed[index] = (gender, own_case)
-    for index in sorted(readings, reverse=True):
-        start, end, reading = readings[index]
-        text = text[:start] + shelf.put(reading) + text[end:]
+        reading = _counted(text, match)
+        partner = readings.get(index + 1)
+        if not reading and partner and match.group("n") and _RANGE.match(text[match.end():partner.start]):
+            n, case = _int(match.group("n")), _case_after(previous_word(text, match.start()), partner.case)
+            words = ordinal(n, case, partner.gender) if partner.ordinal else cardinal(n, case, partner.gender)
+            reading = partner._replace(start=match.start(), end=match.end(), words=words, case=case)
+        if reading:
+            readings[index] = reading
+    for reading in sorted(readings.values(), key=lambda r: r.start, reverse=True):
+        text = text[:reading.start] + shelf.put(reading.words) + text[reading.end:]
     return text
 
 
@@ -436,7 +439,7 @@ def _takes_object(word: str) -> bool:
 
 def _unit_follows(text: str, end: int) -> bool:
     """A unit ru-normalizr knows stands after the number ("30 см", "5 кг", "10 $"): it reads the pair itself."""
-    from ru_normalizr.numerals._constants import ALL_UNITS, CURRENCY_SYMBOLS
+    from ru_normalizr.numerals._constants import ALL_UNITS, CURRENCY_SYMBOLS  # its unit table (version pinned)
 
     token = re.match(r"\s*([^\s,;:!?()]+)", text[end:])
     if not token:

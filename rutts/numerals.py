@@ -114,7 +114,7 @@ def ordinal(n: int, case: str = "nomn", gender: str = "masc") -> str:
 
 def singular_cases(word: str) -> tuple[set[str], str]:
     """The cases a singular noun form can be in, and its gender: "уроку" → ({"datv"}, "masc")."""
-    nouns = [p for p in parses(word) if "NOUN" in p.tag and not _RARE & set(p.tag.grammemes)]
+    nouns = _nouns(word)
     lemma = nouns[0].normal_form if nouns else None
     cases = {str(p.tag.case) for p in nouns if p.normal_form == lemma and p.tag.number == "sing" and p.tag.case}
     cases = {{"loc2": "loct", "gen2": "gent"}.get(c, c) for c in cases} & set(CASES)
@@ -142,45 +142,41 @@ def count_class(n: int) -> str:
 _RARE = {"Infr", "Abbr", "Geox", "Name", "Surn", "Patr", "Orgn"}
 
 
+def _nouns(word: str) -> list:
+    """Noun readings of a word, common ones only; things before people ("главу": a chapter, not a head)."""
+    nouns = [p for p in parses(word) if "NOUN" in p.tag and not _RARE & set(p.tag.grammemes)]
+    return sorted(nouns, key=lambda p: "inan" not in p.tag)
+
+
 def noun_cases(n: int, word: str) -> tuple[set[str], str, bool] | None:
     """The cases n can be in before this noun form, the noun's gender and animacy; None if `word` is no noun
     that n counts ("5 мая", "в 2024 году": a date or an ordinal, not a count)."""
-    kind = count_class(n)
+    nouns = _nouns(word)
+    if not nouns:
+        return None
+    kind, lemma = count_class(n), nouns[0].normal_form
     cases: set[str] = set()
-    gender, animate = None, False
-    nouns = [p for p in parses(word) if "NOUN" in p.tag and not _RARE & set(p.tag.grammemes)]
-    lemma = nouns[0].normal_form if nouns else None
     for parse in nouns:
-        tag = parse.tag
-        if parse.normal_form != lemma or tag.case is None:
-            continue
-        case, number = tag.case, tag.number
-        if case in ("gen2", "acc2", "loc2", "voct"):
+        case, number = parse.tag.case, parse.tag.number
+        if parse.normal_form != lemma or case not in CASES:
             continue
         if kind == "one":
-            fits = number == "sing" and case != "loct"  # "в 1 классе" reads "в первом классе"
-            found = {case} if fits else set()
+            if number == "sing" and case != "loct":  # "в 1 файле" is rare, "в 1 классе" reads "в первом"
+                cases.add(case)
         elif case == "gent" and number == ("sing" if kind == "few" else "plur"):
-            found = {"nomn", "accs"} | ({"gent"} if kind == "many" else set())
-        elif number == "plur" and case in ("gent", "datv", "ablt", "loct"):
-            found = {case}
-        elif kind == "few" and number == "plur" and case in ("nomn", "accs"):
-            found = {case}  # "две новые функции": the plural noun agrees with its plural adjective
-        else:
-            found = set()
-        if found:
-            cases |= found
-            gender = gender or (str(tag.gender) if tag.gender else None)
-            animate = animate or "anim" in tag
+            cases |= {"nomn", "accs"} | ({"gent"} if kind == "many" else set())
+        elif number == "plur" and (case in ("gent", "datv", "ablt", "loct") or kind == "few"):
+            cases.add(case)  # "о пяти ошибках"; "две новые функции": a plural noun after a plural adjective
     if not cases:
         return None
-    return cases, (gender if gender in ("masc", "femn", "neut") else "masc"), animate
+    gender = str(nouns[0].tag.gender) if nouns[0].tag.gender else "masc"
+    return cases, (gender if gender in ("masc", "femn", "neut") else "masc"), "anim" in nouns[0].tag
 
 
-def unit_form(lemma: str, n: int | None, case: str) -> str:
+def unit_form(lemma: str, n: int, case: str) -> str:
     """A unit noun counted by n in a case: ("рубль", 250, "nomn") → "рублей", ("гигабайт", 5, …) → "гигабайт"."""
     noun = next(p for p in parses(lemma) if "NOUN" in p.tag and p.tag.case == "nomn")
-    kind = count_class(n) if n is not None else "many"
+    kind = count_class(n)
     if case in ("nomn", "accs"):
         if kind == "one":
             form = noun.inflect({case, "sing"})
@@ -200,8 +196,8 @@ def noun_gender(lemma: str) -> str:
     return gender if gender in ("masc", "femn", "neut") else "masc"
 
 
-def noun_form(lemma: str, case: str, number: str = "sing") -> str:
-    """A noun in a case: ("страница", "loct") → "странице"."""
+def noun_form(lemma: str, case: str) -> str:
+    """A noun in the singular of a case: ("страница", "loct") → "странице"."""
     noun = next((p for p in parses(lemma) if "NOUN" in p.tag and p.tag.case == "nomn"), None)
-    form = noun.inflect({case, number}) if noun else None
+    form = noun.inflect({case, "sing"}) if noun else None
     return form.word if form else lemma
