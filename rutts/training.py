@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 NONFINITE_STREAK_LIMIT = 3
+LR_FIELDS = ("lr", "lr_gen", "lr_disc")  # config fields the optimizers take their lr from (GlowTTS, a GAN's G and D)
 # What the in-training health checks look at.
 HEALTH_KEYS = ("loss", "log_mle", "loss_dur", "current_lr", "grad_norm", "amp_scaler", "nonfinite_steps",
                "batch_frames")
@@ -65,7 +66,7 @@ def _deep_merge(base: dict, update: dict, where: str) -> dict:
         if isinstance(base, list) and key.isdigit() and int(key) < len(base):
             key = int(key)
         elif key not in base:
-            raise TrainingSetupError(f"Неизвестные параметры: {where}: поля «{key}» нет в GlowTTSConfig")
+            raise TrainingSetupError(f"Неизвестные параметры: {where}: поля «{key}» нет в конфиге")
         if isinstance(value, dict) and isinstance(base[key], dict | list) and key != "encoder_params":
             _deep_merge(base[key], value, f"{where}.{key}")
         else:
@@ -278,11 +279,14 @@ class GuardedTrainer(Trainer):
                     group["lr"] *= 0.5
                 if scheduler is not None:
                     scheduler.base_lrs = [lr * 0.5 for lr in scheduler.base_lrs]
-            self.config.lr *= 0.5  # a GAN's lr_gen/lr_disc live in its optimizers and schedulers, halved above
+            for key in LR_FIELDS:
+                if isinstance(getattr(self.config, key, None), int | float):
+                    setattr(self.config, key, getattr(self.config, key) * 0.5)
             log.warning("%d шага подряд с NaN/Inf: скорость обучения снижена вдвое (lr=%g)", NONFINITE_STREAK_LIMIT,
-                        self.config.lr)
+                        self.optimizer[0].param_groups[0]["lr"])
         if self._is_main_process:
-            _update_run_config(self.output_path, mixed_precision=self.config.mixed_precision, lr=self.config.lr)
+            lrs = {key: getattr(self.config, key) for key in LR_FIELDS if hasattr(self.config, key)}
+            _update_run_config(self.output_path, mixed_precision=self.config.mixed_precision, **lrs)
 
     # --- checkpoints are only written with finite weights; best_model.pth is replaced atomically -------------
     def save_checkpoint(self):
@@ -462,7 +466,7 @@ def build_trainer(config, *, continue_path=None, restore_path=None, output_path=
         try:
             restore_path = restore_source(restore_path)
         except (FileNotFoundError, ValueError) as error:
-            raise TrainingSetupError(str(error).capitalize()) from None
+            raise TrainingSetupError(str(error)[:1].upper() + str(error)[1:]) from None
         if config.data_dep_init_steps:
             # GlowTTS would re-run its ActNorm initialisation on the new data and overwrite the restored layers.
             log.info("дообучение с %s: data_dep_init_steps %d → 0 (слои ActNorm остаются как в базовой модели)",
