@@ -29,6 +29,13 @@ from rutts.vocoder_training import (
 log = logging.getLogger("train_vocoder")
 
 
+def preset_name(value: str) -> str:
+    if value in available_vocoder_presets() or (value.endswith(".json") and Path(value).is_file()):
+        return value
+    raise argparse.ArgumentTypeError(f"нет пресета «{value}»: есть {', '.join(available_vocoder_presets())} "
+                                     "или укажите файл .json")
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description="Обучение вокодера HiFi-GAN для голоса GlowTTS.")
     tts = parser.add_mutually_exclusive_group()
@@ -36,8 +43,9 @@ def parse_args(argv):
                      help="прогон GlowTTS: его настройки звука и корпус; он запомнит этот вокодер")
     tts.add_argument("--tts-config", "--tts_config", type=Path,
                      help="конфиг GlowTTS, откуда берутся настройки звука (по умолчанию config.json)")
-    parser.add_argument("--preset", choices=available_vocoder_presets(),
-                        help="набор настроек вокодера (по умолчанию gpu8gb на видеокарте, иначе cpu)")
+    parser.add_argument("--preset", type=preset_name,
+                        help=f"набор настроек вокодера: {', '.join(available_vocoder_presets())} или файл .json "
+                             "(по умолчанию gpu8gb на видеокарте, иначе cpu)")
     parser.add_argument("--data", type=Path, help="папка корпуса (по умолчанию корпус конфига TTS)")
     parser.add_argument("--continue-path", "--continue_path", type=Path, help="продолжить прогон вокодера")
     parser.add_argument("--restore-path", "--restore_path", type=Path,

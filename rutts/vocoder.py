@@ -8,11 +8,11 @@ Which one a voice gets (`load_vocoder`):
   Griffin-Lim; a named vocoder that is gone or broken gives a warning and Griffin-Lim.
 A vocoder made for other mel settings than the acoustic model's is refused, naming the fields that differ.
 """
-from __future__ import annotations
-
+import functools
 import json
 import logging
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -50,7 +50,7 @@ class GriffinLim:
         self.inverse_mel = torch.linalg.pinv(torch.from_numpy(ap.mel_basis).double()).float().to(device)
         self.window = torch.hann_window(ap.win_length, device=device)
 
-    def __call__(self, mels: torch.Tensor, frames: list[int], syn: SynthesisConfig) -> list[np.ndarray]:
+    def __call__(self, mels: torch.Tensor, frames: list[int], syn: "SynthesisConfig") -> list[np.ndarray]:
         """mels [B, T, n_mels] as the model gives them, `frames` valid frames of each → one waveform each."""
         from torchaudio.functional import griffinlim
         from TTS.utils.audio.numpy_transforms import db_to_amp
@@ -73,6 +73,20 @@ class GriffinLim:
         return [wave.astype(np.float32) for wave in out]
 
 
+@functools.cache
+def vocoder_config_class():
+    """HifiganConfig that keeps the discriminator's parameters too: Coqui's MelGAN discriminators read them, but
+    HifiganConfig has no such field, so a smaller discriminator could be neither chosen nor saved (Coqui's own
+    loader drops the field and then cannot build the model). Saved with model "hifigan", like Coqui's."""
+    from TTS.vocoder.configs import HifiganConfig
+
+    @dataclass
+    class VocoderConfig(HifiganConfig):
+        discriminator_model_params: dict = field(default_factory=dict)
+
+    return VocoderConfig
+
+
 def read_vocoder_config(path: Path):
     """A Coqui vocoder config; VoiceError for a file that is not one (a GlowTTS config above all)."""
     from TTS.config import load_config
@@ -93,6 +107,9 @@ def read_vocoder_config(path: Path):
         raise VoiceError(f"{path}: не конфиг вокодера Coqui (model = {kind!r}): {error}") from None
     if not isinstance(config, BaseVocoderConfig):
         raise VoiceError(f"{path} — конфиг модели {kind!r}, а не вокодера")
+    if kind == "hifigan":
+        config = vocoder_config_class()()
+        config.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
     return config
 
 
@@ -154,7 +171,7 @@ class CoquiVocoder:
         self.checkpoint = Path(checkpoint)
 
     @torch.inference_mode()
-    def __call__(self, mels: torch.Tensor, frames: list[int], syn: SynthesisConfig) -> list[np.ndarray]:
+    def __call__(self, mels: torch.Tensor, frames: list[int], syn: "SynthesisConfig") -> list[np.ndarray]:
         waves = []
         for mel, n in zip(mels.float().cpu().numpy(), frames):
             features = torch.from_numpy(self.ap.normalize(self.tts_ap.denormalize(mel[:n].T))).unsqueeze(0)
@@ -184,7 +201,7 @@ def linked_vocoder(tts_run: Path) -> Path | None:
     if not link.is_file():
         return None
     try:
-        return Path(tts_run) / json.loads(link.read_text(encoding="utf-8"))["vocoder_run"]
+        return (Path(tts_run) / json.loads(link.read_text(encoding="utf-8"))["vocoder_run"]).resolve()
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
         raise VoiceError(f"{link} не читается ({type(error).__name__})") from None
 

@@ -14,12 +14,10 @@
 
 import json
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from TTS.vocoder.configs import HifiganConfig
 
 from rutts.training import (
     PRESETS_DIR,
@@ -32,7 +30,7 @@ from rutts.training import (
     configure_device,
     set_aside_unreadable_checkpoints,
 )
-from rutts.vocoder import VoiceError, mel_differences, read_vocoder_config
+from rutts.vocoder import VoiceError, mel_differences, read_vocoder_config, vocoder_config_class
 
 log = logging.getLogger(__name__)
 
@@ -44,15 +42,6 @@ ARCHITECTURE_KEYS = ("generator_model", "generator_model_params", "discriminator
 # What the in-training health checks look at: the generator's and discriminator's losses, the mel loss.
 VOCODER_HEALTH_KEYS = ("loss_0", "loss_1", "G_l1_spec_loss", "G_adv_loss", "G_mse_fake_loss", "D_mse_gan_loss",
                        "D_mse_gan_real_loss", "D_mse_gan_fake_loss", "nonfinite_steps", "nonfinite_steps-1")
-
-
-@dataclass
-class VocoderConfig(HifiganConfig):  # no "from __future__ import annotations" here: Coqpit needs real types
-    """HifiganConfig that keeps the discriminator's parameters too: Coqui's MelGAN discriminators read them, but
-    HifiganConfig has no such field, so a smaller discriminator could be neither chosen nor saved. Saved with
-    model "hifigan": Coqui loads the run for synthesis as a plain HifiganConfig (the generator is all it needs)."""
-
-    discriminator_model_params: dict = field(default_factory=dict)
 
 
 def available_vocoder_presets() -> list[str]:
@@ -76,28 +65,29 @@ def read_tts_config(path: Path):
         raise
 
 
-def _refuse_audio_fields(update: dict, where: str) -> None:
+def _merge(config: dict, update: dict, where: str) -> dict:
+    """A preset or overrides over the config dict: unknown fields refused, `audio` refused (it comes from the TTS
+    config), discriminator_model_params taken as given (empty by default, its keys depend on the discriminator)."""
     if "audio" in update:
         raise TrainingSetupError(f"{where}: настройки звука вокодера берутся из конфига TTS (поле audio), чтобы "
                                  "мелы совпадали; меняйте их там, а не в настройках вокодера")
+    update = dict(update)
+    config["discriminator_model_params"].update(update.pop("discriminator_model_params", {}))
+    return _deep_merge(config, update, where)
 
 
 def vocoder_config(tts_config, preset: str | None = None, overrides: list[str] | None = None,
                    data: str | Path | None = None):
     """HifiganConfig: preset + overrides, audio from the TTS config, corpus = `data` or the TTS config's."""
-    config = VocoderConfig()
+    config = vocoder_config_class()()
     merged = config.to_dict()
     if preset:
         preset_path = VOCODER_PRESETS_DIR / f"{preset}.json" if not preset.endswith(".json") else Path(preset)
         if not preset_path.is_file():
             raise TrainingSetupError(f"Нет пресета вокодера «{preset}». Есть: {', '.join(available_vocoder_presets())}")
-        update = _read_json(preset_path)
-        _refuse_audio_fields(update, preset_path.name)
-        merged = _deep_merge(merged, update, preset_path.name)
+        merged = _merge(merged, _read_json(preset_path), preset_path.name)
     if overrides:
-        update = _parse_overrides(overrides)
-        _refuse_audio_fields(update, "--coqpit")
-        merged = _deep_merge(merged, update, "--coqpit")
+        merged = _merge(merged, _parse_overrides(overrides), "--coqpit")
     merged["audio"] = tts_config.audio.to_dict()
     merged["data_path"] = str(data or tts_config.datasets[0].path)
     merged["output_path"] = tts_config.output_path
@@ -126,12 +116,9 @@ def read_run_config(run: Path):
     if not path.is_file():
         raise TrainingSetupError(f"В {run} нет config.json: это не папка прогона")
     try:
-        read_vocoder_config(path)
+        return read_vocoder_config(path)
     except VoiceError as error:
         raise TrainingSetupError(f"{error} (продолжить прогон GlowTTS — train_glowtts.py --continue-path)") from None
-    config = VocoderConfig()
-    config.from_dict(_read_json(path))
-    return config
 
 
 # ---------------------------------------------------------------- data
@@ -272,10 +259,9 @@ def restore_architecture(config, checkpoint: Path) -> None:
     if differ:
         raise TrainingSetupError(f"--restore-path: вокодер {checkpoint} обучен с другими настройками "
                                  f"мел-спектрограммы (TTS ≠ вокодер): {', '.join(differ)}")
-    raw = _read_json(beside)  # Coqui's HifiganConfig drops discriminator_model_params
     for key in ARCHITECTURE_KEYS:
-        if key in raw:
-            setattr(config, key, raw[key])
+        if key in theirs:
+            setattr(config, key, theirs[key])
 
 
 def load_pretrained(model, checkpoint: Path) -> str:
@@ -327,6 +313,14 @@ class VocoderTrainer(GuardedTrainer):
                 self.history.add(key, self.total_steps_done - 1, float(value))
         return outputs, loss_dict
 
+    def _pick_target_avg_loss(self, keep_avg_target):
+        # An evaluation interrupted by Ctrl-C/SIGTERM has averaged the discriminator's losses but not yet the mel
+        # loss: the checkpoint saved then records no eval loss (the stock trainer would raise instead of saving).
+        values = keep_avg_target.avg_values if keep_avg_target is not None else {}
+        if values and f"avg_{self.config.target_loss}" not in values:
+            return None
+        return super()._pick_target_avg_loss(keep_avg_target)
+
     def _health_check(self):
         from rutts.health import check_vocoder_history
 
@@ -362,7 +356,11 @@ def build_vocoder_trainer(config, *, continue_path=None, restore_path=None, tts_
             raise TrainingSetupError(str(error)) from None
         restore_architecture(config, restore_path)
     train, evaluation = vocoder_samples(config)
-    model = GAN(config)
+    try:
+        model = GAN(config)
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError) as error:
+        raise TrainingSetupError(f"вокодер не строится с такими размерами сети (generator_model_params / "
+                                 f"discriminator_model_params): {type(error).__name__}: {error}") from None
     if restore_path:
         log.info("дообучение: %s из %s", load_pretrained(model, restore_path), restore_path)
     args = TrainerArgs(continue_path=str(continue_path or ""))

@@ -1,0 +1,357 @@
+"""A tiny HiFi-GAN trained by train_vocoder.py on the tiny corpus (real Coqui GAN and trainer, on CPU): SIGTERM and
+resume, the TTS run naming its vocoder, synthesis and the course mode with it, GTA mels, fine-tuning, the health
+report, and bad input."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import srt
+import soundfile as sf
+import torch
+
+import inference
+import view_tensorboard
+from conftest import ROOT
+from rutts import health
+from rutts.audio import measure_loudness, true_peak
+from rutts.synth import Voice, VoiceError
+from rutts.training import TrainingSetupError
+from rutts.vocoder import GRIFFIN_LIM, LINK_FILE, CoquiVocoder, GriffinLim, link_vocoder
+from rutts.vocoder_training import (
+    build_vocoder_trainer,
+    extract_gta_mels,
+    read_tts_config,
+    vocoder_config,
+    vocoder_samples,
+)
+from test_inference import LESSON, LESSON_SENTENCES
+from test_synth import save_run, speech_runs
+
+TINY_VOCODER = {
+    "run_name": "hifigan_tiny",
+    "generator_model_params": {"upsample_factors": [8, 8, 2, 2], "upsample_kernel_sizes": [16, 16, 4, 4],
+                               "upsample_initial_channel": 16, "resblock_kernel_sizes": [3],
+                               "resblock_dilation_sizes": [[1, 3, 5]], "resblock_type": "1"},
+    "discriminator_model": "melgan_multiscale_discriminator",
+    "discriminator_model_params": {"base_channels": 4, "max_channels": 16, "downsample_factors": [4, 4]},
+    "batch_size": 2,
+    "seq_len": 2048,
+    "num_loader_workers": 0,
+    "num_eval_loader_workers": 0,
+    "print_step": 1,
+    "plot_step": 1,
+    "save_step": 2,
+    "save_n_checkpoints": 2,
+    "epochs": 1000,
+}
+ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+
+def command(*args):
+    return [sys.executable, str(ROOT / "train_vocoder.py"), *map(str, args)]
+
+
+def train(*args, timeout=300):
+    return subprocess.run(command(*args), capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=ENV)
+
+
+def runs_in(folder):
+    return sorted(p for p in folder.iterdir() if p.is_dir()) if folder.exists() else []
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, tiny_corpus):
+    """An untrained tiny GlowTTS run whose config names the tiny corpus, and the tiny vocoder preset."""
+    tmp = tmp_path_factory.mktemp("vocoder")
+    tts_run = save_run(tmp / "tts_run")
+    data = json.loads((tts_run / "config.json").read_text(encoding="utf-8"))
+    data["datasets"][0]["path"] = str(tiny_corpus)
+    data["output_path"] = str(tmp / "outputs")
+    (tts_run / "config.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    (tmp / "tiny.json").write_text(json.dumps(TINY_VOCODER), encoding="utf-8")
+    return {"tmp": tmp, "tts_run": tts_run, "preset": tmp / "tiny.json", "corpus": tiny_corpus,
+            "out": tmp / "outputs"}
+
+
+@pytest.fixture(scope="module")
+def vocoder_run(setup):
+    """Trained until SIGTERM (which saves a checkpoint), then continued for 2 more steps; names itself in the TTS
+    run. Returns (run folder, the step SIGTERM saved, the continued run's output)."""
+    proc = subprocess.Popen(command("--tts-run", setup["tts_run"], "--preset", setup["preset"],
+                                    "--coqpit.save_step=1000", "--max-steps", "1000"),
+                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        runs = runs_in(setup["out"])
+        log = runs[0] / "trainer_0_log.txt" if runs else None
+        if log and log.is_file() and "GLOBAL_STEP: 3" in log.read_text(encoding="utf-8"):
+            break
+        time.sleep(0.3)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, output[-3000:]
+    assert "--continue-path" in output
+    (run,) = runs_in(setup["out"])
+    (saved,) = run.glob("checkpoint_*.pth")
+    stopped_at = int(saved.stem.split("_")[1])
+    resumed = train("--continue-path", run, "--tts-run", setup["tts_run"], "--max-steps", stopped_at + 2)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    return run, stopped_at, resumed
+
+
+# ---------------------------------------------------------------- training
+
+
+def test_sigterm_saves_and_the_run_continues_in_place(setup, vocoder_run):
+    run, stopped_at, resumed = vocoder_run
+    assert runs_in(setup["out"]) == [run]  # continued in place
+    assert f"Model restored from step {stopped_at}" in (run / "trainer_0_log.txt").read_text(encoding="utf-8")
+    state = torch.load(run / "best_model.pth", map_location="cpu", weights_only=False)
+    assert state["step"] >= stopped_at + 1
+    assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    tts_audio = json.loads((setup["tts_run"] / "config.json").read_text(encoding="utf-8"))["audio"]
+    assert config["audio"] == tts_audio  # one source of truth
+    assert config["target_loss"] == "G_l1_spec_loss"
+    assert "пропущено NaN/Inf: 0" in resumed.stdout
+
+
+def test_health_report_reads_a_vocoder_run(vocoder_run, capsys):
+    run, _, _ = vocoder_run
+    scalars = health.read_scalars(run)
+    assert health.is_vocoder_run(scalars)
+    assert view_tensorboard.main([str(run), "--report"]) == 0
+    out = capsys.readouterr().out
+    assert "mel loss генератора" in out and "дискриминатор: loss на настоящем" in out
+    assert (run / "curves" / "mel_loss.png").is_file() and (run / "curves" / "discriminator.png").is_file()
+
+
+def test_collapsed_discriminator_is_reported():
+    steps = list(range(0, 400, 10))
+    adv = [(s, 0.97) for s in steps]
+    wins = health.check_vocoder_scalars({
+        health.G_LOSS: [(s, 50.0) for s in steps], health.D_REAL_LOSS: [(s, 0.004) for s in steps],
+        health.D_FAKE_LOSS: [(s, 0.003) for s in steps], health.G_ADV_LOSS: adv})
+    blind = health.check_vocoder_scalars({
+        health.G_LOSS: [(s, 50.0) for s in steps], health.D_REAL_LOSS: [(s, 0.25 + 1e-4 * (s % 3)) for s in steps],
+        health.D_FAKE_LOSS: [(s, 0.25) for s in steps], health.G_ADV_LOSS: adv})
+    balanced = health.check_vocoder_scalars({
+        health.G_LOSS: [(s, 50.0) for s in steps], health.D_REAL_LOSS: [(s, 0.2 + 0.1 * (s % 7) / 7) for s in steps],
+        health.D_FAKE_LOSS: [(s, 0.15 + 0.1 * (s % 5) / 5) for s in steps], health.G_ADV_LOSS: adv})
+
+    def balance(findings):
+        return next(f for f in findings if f.key == "gan_balance")
+
+    assert balance(wins).level == health.WARN and "в победу" in balance(wins).message
+    assert balance(blind).level == health.WARN and "одно и то же" in balance(blind).message
+    assert balance(balanced).level == health.OK
+
+
+def test_mel_loss_trend_and_nan_in_the_logs():
+    steps = range(0, 500, 10)
+    falling = health.check_vocoder_scalars({health.G_LOSS: [(s, 1.0) for s in steps],
+                                            health.MEL_LOSS: [(s, 2.0 - s / 500) for s in steps]})
+    mel = next(f for f in falling if f.key == "mel_loss")
+    assert mel.level == health.OK and "падает" in mel.message
+    nan = health.check_vocoder_scalars({health.G_LOSS: [(s, float("nan") if s == 250 else 1.0) for s in steps]})
+    assert next(f for f in nan if f.key == "nonfinite").level == health.ERROR
+
+
+# ---------------------------------------------------------------- synthesis with the vocoder
+
+
+def test_tts_run_names_its_vocoder_and_voice_uses_it(setup, vocoder_run, caplog):
+    run, _, _ = vocoder_run
+    tts_run = setup["tts_run"]
+    named = json.loads((tts_run / LINK_FILE).read_text(encoding="utf-8"))["vocoder_run"]
+    assert (tts_run / named).resolve() == run.resolve()
+    voice = Voice.load(tts_run)
+    assert isinstance(voice.vocoder, CoquiVocoder) and voice.vocoder.checkpoint == (run / "best_model.pth").resolve()
+    audio = voice.synthesize("Проверка вокодера.")
+    assert audio.dtype == np.float32 and audio.size > 0.1 * voice.sample_rate and np.isfinite(audio).all()
+    assert isinstance(Voice.load(tts_run, vocoder=GRIFFIN_LIM).vocoder, GriffinLim)
+
+    elsewhere = setup["tmp"] / "moved_tts_run"  # a named vocoder that is gone: warning, Griffin-Lim
+    save_run(elsewhere)
+    (elsewhere / LINK_FILE).write_text(json.dumps({"vocoder_run": "../no_such_run"}), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="rutts.vocoder"):
+        assert isinstance(Voice.load(elsewhere).vocoder, GriffinLim)
+    assert "no_such_run" in caplog.text and "Griffin-Lim" in caplog.text
+
+
+def test_course_mode_with_the_vocoder_keeps_subtitles_and_loudness(setup, vocoder_run, tmp_path, capsys):
+    run, _, _ = vocoder_run
+    lesson = tmp_path / "lesson.md"
+    lesson.write_text(LESSON, encoding="utf-8")
+    out = tmp_path / "out"
+    code = inference.main(["-m", str(setup["tts_run"]), "--vocoder", str(run), "-i", str(lesson), "--course",
+                           "-o", str(out), "--sentence-silence", "0.4", "--paragraph-silence", "1.0"])
+    assert code == 0, capsys.readouterr().err
+    audio, rate = sf.read(out / "lesson.wav", dtype="float32")
+    cues = list(srt.parse((out / "lesson.srt").read_text(encoding="utf-8")))
+    assert [c.content for c in cues] == LESSON_SENTENCES
+    runs = speech_runs(audio, rate)
+    assert len(runs) == len(cues)
+    for (start, end), cue in zip(runs, cues):
+        assert abs(start - cue.start.total_seconds()) < 0.05
+        assert abs(end - cue.end.total_seconds()) < 0.05
+    # −16 LUFS under a −1 dBTP ceiling: an untrained vocoder clicks, so its peaks may hold the gain lower
+    for number in range(1, 5):
+        part, _ = sf.read(out / f"lesson_{number:03d}.wav", dtype="float32")
+        peak_db = 20 * np.log10(true_peak(part, rate))
+        assert peak_db <= -1.0 + 0.01
+        assert abs(measure_loudness(part, rate) + 16.0) < 1.0 or peak_db > -1.2
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def run_cli(capsys, *args):
+    code = inference.main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def one_error(err):
+    lines = [line for line in err.splitlines() if line.startswith("ошибка")]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    return lines[0]
+
+
+def test_vocoder_with_other_mel_settings_or_rate_is_refused(setup, vocoder_run, tmp_path, capsys):
+    run, _, _ = vocoder_run
+    for field, value, named in (("mel_fmax", 11025.0, "mel_fmax 8000.0 ≠ 11025.0"),
+                                ("sample_rate", 24000, "sample_rate 22050 ≠ 24000")):
+        other = tmp_path / f"other_{field}"
+        other.mkdir()
+        config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+        config["audio"][field] = value
+        (other / "config.json").write_text(json.dumps(config), encoding="utf-8")
+        (other / "best_model.pth").symlink_to(run / "best_model.pth")
+        code, err = run_cli(capsys, "-m", setup["tts_run"], "--vocoder", other, "--text", "Привет.",
+                            "-o", tmp_path / "x.wav")
+        assert code == 1 and named in one_error(err)
+    assert not (tmp_path / "x.wav").exists()
+
+
+def test_tts_and_vocoder_mixups_are_named(setup, vocoder_run, tmp_path, capsys):
+    run, _, _ = vocoder_run
+    code, err = run_cli(capsys, "-m", setup["tts_run"], "--vocoder", setup["tts_run"], "--text", "Привет.",
+                        "-o", tmp_path / "x.wav")
+    assert code == 1 and "конфиг модели GlowTTS, а не вокодера" in one_error(err)
+    code, err = run_cli(capsys, "-m", run, "--text", "Привет.", "-o", tmp_path / "x.wav")
+    assert code == 1 and "это вокодер, его передают через --vocoder" in one_error(err)
+    as_tts = train("--tts-run", run, "--preset", setup["preset"], "--max-steps", "1")
+    assert as_tts.returncode == 2 and "конфиг вокодера, а не TTS" in as_tts.stderr
+    as_restore = train("--tts-run", setup["tts_run"], "--preset", setup["preset"], "--restore-path",
+                       setup["tts_run"] / "checkpoint_3.pth", "--max-steps", "1")
+    assert as_restore.returncode == 2 and "конфиг модели GlowTTS, а не вокодера" in as_restore.stderr
+    as_continue = train("--continue-path", setup["tts_run"])
+    assert as_continue.returncode == 2 and "train_glowtts.py --continue-path" in as_continue.stderr
+    for result in (as_tts, as_restore, as_continue):
+        assert "Traceback" not in result.stderr
+
+
+def test_audio_settings_only_from_the_tts_config(setup, vocoder_run, tmp_path):
+    run, _, _ = vocoder_run
+    override = train("--tts-run", setup["tts_run"], "--preset", setup["preset"], "--coqpit.audio.mel_fmax=11025")
+    assert override.returncode == 2 and "берутся из конфига TTS" in override.stderr
+    audio = json.loads((run / "config.json").read_text(encoding="utf-8"))["audio"]
+    other_tts = save_run(tmp_path / "other_tts", audio={**audio, "mel_fmax": 7600.0})
+    with pytest.raises(TrainingSetupError, match="mel_fmax 7600.0 ≠ 8000.0"):  # continuing with another TTS config
+        build_vocoder_trainer(None, continue_path=run, tts_config=read_tts_config(other_tts))
+    config = vocoder_config(read_tts_config(other_tts), str(setup["preset"]), data=setup["corpus"])
+    with pytest.raises(TrainingSetupError, match="mel_fmax 7600.0 ≠ 8000.0"):  # fine-tuning a vocoder of other mels
+        build_vocoder_trainer(config, restore_path=run / "best_model.pth", output_path=tmp_path)
+    odd_hop = save_run(tmp_path / "odd_hop", audio={**audio, "hop_length": 200})
+    with pytest.raises(TrainingSetupError, match="seq_len 2048 должен делиться на hop_length 200"):
+        vocoder_config(read_tts_config(odd_hop), str(setup["preset"]))
+
+
+def test_corpus_without_wavs_or_split_is_named(setup, tmp_path):
+    (tmp_path / "empty" / "RUSLAN").mkdir(parents=True)
+    empty = train("--tts-run", setup["tts_run"], "--preset", setup["preset"], "--data", tmp_path / "empty")
+    assert empty.returncode == 2 and "нет ни одного wav" in empty.stderr and "Traceback" not in empty.stderr
+    unsplit = tmp_path / "unsplit" / "RUSLAN"
+    unsplit.mkdir(parents=True)
+    sf.write(unsplit / "000001_RUSLAN.wav", np.zeros(22050, np.float32), 22050)
+    config = vocoder_config(read_tts_config(setup["tts_run"]), str(setup["preset"]), data=unsplit.parent)
+    with pytest.raises(TrainingSetupError, match="check_sample_rate.py"):
+        vocoder_samples(config)
+
+
+def test_clips_shorter_than_the_segment_are_padded_not_dropped(setup, tmp_path):
+    from TTS.vocoder.models.gan import GAN
+
+    short = tmp_path / "short"
+    (short / "RUSLAN").mkdir(parents=True)
+    for meta in ("metadata_train.csv", "metadata_val.csv"):
+        text = (setup["corpus"] / meta).read_text(encoding="utf-8")
+        (short / meta).write_text(text, encoding="utf-8")
+        for line in text.splitlines():
+            utt_id = line.split("|")[0]
+            audio, rate = sf.read(setup["corpus"] / "RUSLAN" / f"{utt_id}.wav", dtype="float32")
+            middle = len(audio) // 2
+            sf.write(short / "RUSLAN" / f"{utt_id}.wav", audio[middle: middle + 1500], rate)  # < seq_len 2048
+    config = vocoder_config(read_tts_config(setup["tts_run"]), str(setup["preset"]), data=short)
+    train_items, _ = vocoder_samples(config)
+    loader = GAN(config).get_data_loader(config, is_eval=False, samples=train_items, verbose=False)
+    batches = list(loader)
+    assert sum(len(mel) for mel, _ in batches) == len(train_items)  # every clip is used
+    mel, audio = batches[0]
+    assert audio.shape[1:] == (1, 2048) and mel.shape[1:] == (80, 2048 // 256)
+
+
+# ---------------------------------------------------------------- GTA mels and fine-tuning
+
+
+def test_gta_mels_are_the_tts_models_mels_aligned_to_the_audio(setup):
+    from TTS.tts.utils.helpers import sequence_mask
+
+    folder = extract_gta_mels(setup["tts_run"], setup["corpus"])
+    config = vocoder_config(read_tts_config(setup["tts_run"]), str(setup["preset"]))
+    config.feature_path = str(folder)
+    train_items, val_items = vocoder_samples(config)
+    assert len(train_items) == 10 and len(val_items) == 2 and all(isinstance(i, tuple) for i in train_items)
+    wav_file, mel_file = val_items[0]
+    model = Voice.load(setup["tts_run"], vocoder=GRIFFIN_LIM).model
+    real = model.ap.melspectrogram(model.ap.load_wav(wav_file))
+    gta = np.load(mel_file)
+    assert gta.shape == (80, real.shape[1] // 2 * 2)  # GlowTTS drops the frame that does not fill a squeeze pair
+    # mel space, not the flow's latent space: the flow maps the GTA mel back onto the aligned prior means
+    text = dict(line.split("|") for line in (setup["corpus"] / "metadata_val.csv").read_text().splitlines())
+    ids = torch.tensor([model.tokenizer.text_to_ids(text[os.path.basename(wav_file)[:-4]])])
+    y = torch.from_numpy(real.astype(np.float32)).T.unsqueeze(0)
+    with torch.inference_mode():
+        means = model.inference_with_MAS(ids, torch.tensor([ids.shape[1]]), y, torch.tensor([y.shape[1]]))["y_mean"]
+        mask = sequence_mask(torch.tensor([gta.shape[1]]), gta.shape[1]).unsqueeze(1).float()
+        z, _ = model.decoder(torch.from_numpy(gta).unsqueeze(0), mask)
+    assert torch.allclose(z[0], means[0].T, atol=1e-3)
+    stamp = (folder / f"{os.path.basename(mel_file)}").stat().st_mtime_ns
+    extract_gta_mels(setup["tts_run"], setup["corpus"])  # same checkpoint: kept, not extracted again
+    assert (folder / os.path.basename(mel_file)).stat().st_mtime_ns == stamp
+
+
+def test_fine_tuning_takes_weights_and_generator_shape_from_the_checkpoint(setup, vocoder_run, tmp_path):
+    run, _, _ = vocoder_run
+    config = vocoder_config(read_tts_config(setup["tts_run"]), "cpu")  # the CPU preset's generator is wider
+    trainer = build_vocoder_trainer(config, restore_path=run, output_path=tmp_path)
+    saved = torch.load(run / "best_model.pth", map_location="cpu", weights_only=False)["model"]
+    for name, tensor in trainer.model.model_g.state_dict().items():
+        assert torch.equal(tensor, saved[f"model_g.{name}"]), name
+    assert trainer.total_steps_done == 0
+    assert trainer.config.generator_model_params["upsample_initial_channel"] == 16
+
+    old_style = tmp_path / "old" / "model_file.pth"  # older Coqui GAN checkpoints: generator in "model"
+    old_style.parent.mkdir()
+    generator = {k.removeprefix("model_g."): v for k, v in saved.items() if k.startswith("model_g.")}
+    torch.save({"model": generator, "step": 0, "epoch": 0}, old_style)
+    (old_style.parent / "config.json").write_text((run / "config.json").read_text())
+    trainer = build_vocoder_trainer(vocoder_config(read_tts_config(setup["tts_run"]), "cpu"),
+                                    restore_path=old_style, output_path=tmp_path)
+    assert torch.equal(trainer.model.model_g.conv_pre.parametrizations.weight.original1,
+                       saved["model_g.conv_pre.parametrizations.weight.original1"])
