@@ -258,7 +258,8 @@ def test_tts_and_vocoder_mixups_are_named(setup, vocoder_run, tmp_path, capsys):
 
 def test_audio_settings_only_from_the_tts_config(setup, vocoder_run, tmp_path):
     run, _, _ = vocoder_run
-    override = train("--tts-run", setup["tts_run"], "--preset", setup["preset"], "--coqpit.audio.mel_fmax=11025")
+    override = train("--tts-run", setup["tts_run"], "--preset", setup["preset"], "--coqpit.audio.mel_fmax=11025",
+                     "--max-steps", "1")
     assert override.returncode == 2 and "берутся из конфига TTS" in override.stderr
     audio = json.loads((run / "config.json").read_text(encoding="utf-8"))["audio"]
     other_tts = save_run(tmp_path / "other_tts", audio={**audio, "mel_fmax": 7600.0})

@@ -1,0 +1,167 @@
+"""Vocoder benchmark: Griffin-Lim (the default) against vocoders trained by train_vocoder.py.
+
+    python bench/bench_vocoder.py --corpus data/demo_22k --vocoder outputs/<vocoder run> [--vocoder ...] \
+        --tts-run outputs/<tts run> --curve --json outputs/bench_vocoder.json
+
+- copy synthesis of the corpus's held-out clips (metadata_val.csv: never trained on): the real mel of each clip →
+  Griffin-Lim / each vocoder → PESQ-wb (ITU-T P.862.2, at 16 kHz) and STOI against the clip itself;
+- --curve: the same PESQ for every checkpoint of each vocoder run, against its training minutes (from the event
+  files' wall time), and where it crosses Griffin-Lim;
+- --tts-run: Whisper CER of full TTS output (the held-out sentences read by the TTS model) with each, and the CPU
+  RTF of the whole text → wav path (front end, GlowTTS, vocoder, joining) on --threads cores.
+Needs the eval extra (pip install -r requirements-eval.txt: pesq, pystoi, faster-whisper).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soxr
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RTF_TEXT = ("Добрый день! Сегодня мы разберём третий урок курса. Откройте файл с таблицей и найдите второй столбец. "
+            "Если значение пустое, программа выведет предупреждение, а не ошибку. Повторите упражнение дважды, "
+            "чтобы закрепить материал. ") * 3
+
+
+def held_out_clips(corpus: Path, ap) -> list[tuple[str, np.ndarray]]:
+    """(id, audio as the vocoder sees it: loaded and silence-trimmed by Coqui's AudioProcessor) of metadata_val.csv."""
+    from rutts.dataset import VAL_FILE, read_metadata, wav_path
+
+    return [(utt_id, ap.load_wav(str(wav_path(corpus, utt_id)))) for utt_id, _ in read_metadata(corpus / VAL_FILE)]
+
+
+def copy_synthesis(vocoder, clips, ap) -> list[np.ndarray]:
+    from rutts.synth import SynthesisConfig
+
+    out = []
+    for _, audio in clips:
+        mel = torch.from_numpy(ap.melspectrogram(audio).astype(np.float32)).T.unsqueeze(0)  # [1, T, C]
+        out.append(vocoder(mel, [mel.shape[1]], SynthesisConfig())[0])
+    return out
+
+
+def scores(clips, waves, rate: int) -> dict:
+    from pesq import pesq
+    from pystoi import stoi
+
+    pesqs, stois = [], []
+    for (_, ref), deg in zip(clips, waves):
+        n = min(len(ref), len(deg))
+        ref16, deg16 = (soxr.resample(x[:n].astype(np.float64), rate, 16000) for x in (ref, deg))
+        pesqs.append(pesq(16000, ref16, deg16, "wb"))
+        stois.append(stoi(ref[:n], deg[:n], rate, extended=False))
+    return {"pesq_wb": float(np.mean(pesqs)), "stoi": float(np.mean(stois)), "n": len(pesqs)}
+
+
+def step_minutes(run: Path) -> dict[int, float]:
+    """Minutes of training at each logged step, from the wall time of the generator's loss events."""
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    events = ea.EventAccumulator(str(run), size_guidance={ea.SCALARS: 0})
+    events.Reload()
+    points = events.Scalars("TrainIterStats/loss_1")
+    start = min(p.wall_time for p in points)
+    return {p.step: (p.wall_time - start) / 60 for p in points}
+
+
+def minutes_at(table: dict[int, float], step: int) -> float:
+    nearest = min(table, key=lambda s: abs(s - step))
+    return table[nearest]
+
+
+def curve(run: Path, clips, tts_ap, tts_audio, gl_pesq: float) -> list[dict]:
+    from rutts.checkpoints import numbered
+    from rutts.vocoder import CoquiVocoder
+
+    table = step_minutes(run)
+    rows = []
+    for checkpoint in numbered(run, "checkpoint"):
+        step = int(checkpoint.stem.split("_")[1])
+        vocoder = CoquiVocoder(checkpoint, run / "config.json", tts_ap, tts_audio, torch.device("cpu"))
+        row = {"step": step, "minutes": round(minutes_at(table, step), 1),
+               **scores(clips, copy_synthesis(vocoder, clips, tts_ap), tts_ap.sample_rate)}
+        rows.append(row)
+        print(f"  {run.name} шаг {step:>5} ({row['minutes']:5.1f} мин): PESQ-wb {row['pesq_wb']:.2f}, STOI "
+              f"{row['stoi']:.3f}", flush=True)
+    crossing = next((r for r in rows if r["pesq_wb"] >= gl_pesq), None)
+    print(f"  {run.name}: " + (f"PESQ выше Гриффина-Лима с {crossing['minutes']} мин (шаг {crossing['step']})"
+                               if crossing else f"за {rows[-1]['minutes'] if rows else 0} мин PESQ не догнал "
+                                                f"Гриффина-Лима ({gl_pesq:.2f})"))
+    return rows
+
+
+def tts_rows(tts_run: Path, vocoders: list[str], corpus: Path, work: Path, threads: int) -> list[dict]:
+    from rutts.intelligibility import Meter, synthesize_validation
+    from rutts.synth import Voice
+    from rutts.vocoder import GRIFFIN_LIM
+
+    meter = Meter(threads=threads)
+    rows = []
+    for vocoder in [GRIFFIN_LIM, *vocoders]:
+        voice = Voice.load(tts_run, vocoder=vocoder)
+        voice.frontend.process("Разминка.")
+        voice.synthesize("Разминка перед замером.")
+        voice.stage_seconds.clear()
+        started = time.perf_counter()
+        audio = voice.synthesize(RTF_TEXT)
+        seconds = time.perf_counter() - started
+        rtf = seconds / (audio.size / voice.sample_rate)
+        vocoder_rtf = voice.stage_seconds["vocoder"] / (audio.size / voice.sample_rate)
+        name = "griffin-lim" if vocoder == GRIFFIN_LIM else Path(vocoder).name
+        pairs = synthesize_validation(voice, corpus, work / name)
+        report = meter.score(pairs)
+        rows.append({"vocoder": name, "cer": report.cer, "n": report.n, "rtf": rtf, "vocoder_rtf": vocoder_rtf,
+                     "chars": len(RTF_TEXT)})
+        print(f"  TTS с {name}: CER {report.cer:.3f} (N={report.n}), RTF текст → wav {rtf:.3f} (из них вокодер "
+              f"{vocoder_rtf:.3f}) на {threads} ядрах, {len(RTF_TEXT)} символов", flush=True)
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Griffin-Lim против обученного вокодера: PESQ-wb, STOI, CER, RTF.")
+    parser.add_argument("--corpus", type=Path, default=Path("data/demo_22k"))
+    parser.add_argument("--vocoder", action="append", default=[], help="папка прогона train_vocoder.py (можно несколько)")
+    parser.add_argument("--tts-run", type=Path, help="прогон GlowTTS для CER и RTF полного синтеза")
+    parser.add_argument("--curve", action="store_true", help="PESQ каждого чекпойнта против минут обучения")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--json", type=Path, help="записать результаты сюда")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    from TTS.utils.audio import AudioProcessor
+
+    from rutts.training import load_config
+    from rutts.vocoder import GriffinLim, vocoder_files, CoquiVocoder
+
+    tts_config = load_config(args.tts_run / "config.json" if args.tts_run else ROOT / "config.json")
+    ap = AudioProcessor(tts_config.audio)
+    clips = held_out_clips(args.corpus, ap)
+    print(f"Копия-синтез {len(clips)} отложенных фраз {args.corpus} ({sum(len(a) for _, a in clips) / ap.sample_rate:.0f} с):")
+    gl = scores(clips, copy_synthesis(GriffinLim(ap, torch.device("cpu")), clips, ap), ap.sample_rate)
+    print(f"  Гриффин-Лим (16 итераций): PESQ-wb {gl['pesq_wb']:.2f}, STOI {gl['stoi']:.3f}", flush=True)
+    result = {"griffin_lim": gl, "vocoders": {}, "curves": {}, "tts": []}
+    for run in map(Path, args.vocoder):
+        checkpoint, config = vocoder_files(run)
+        vocoder = CoquiVocoder(checkpoint, config, ap, tts_config.audio, torch.device("cpu"))
+        row = scores(clips, copy_synthesis(vocoder, clips, ap), ap.sample_rate)
+        result["vocoders"][run.name] = {"checkpoint": checkpoint.name, **row}
+        print(f"  {run.name} ({checkpoint.name}): PESQ-wb {row['pesq_wb']:.2f}, STOI {row['stoi']:.3f}", flush=True)
+        if args.curve:
+            result["curves"][run.name] = curve(run, clips, ap, tts_config.audio, gl["pesq_wb"])
+    if args.tts_run:
+        result["tts"] = tts_rows(args.tts_run, args.vocoder, args.corpus, Path("outputs/bench_vocoder"), args.threads)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
