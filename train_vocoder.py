@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from rutts.training import Limits, TrainingSetupError, gpu_peak_memory
-from rutts.vocoder import VoiceError, link_vocoder
+from rutts.vocoder import link_vocoder
 from rutts.vocoder_training import (
     available_vocoder_presets,
     build_vocoder_trainer,
@@ -82,6 +82,18 @@ def build(args, overrides):
                                  limits=Limits(args.max_steps, args.max_minutes, args.health_every))
 
 
+def name_in_tts_run(tts_run: Path | None, run: Path) -> None:
+    """The TTS run names this vocoder once it has a checkpoint to synthesize with."""
+    from rutts.checkpoints import best_checkpoint
+
+    if tts_run is None or best_checkpoint(run) is None:
+        return
+    try:
+        print(f"Прогон TTS {tts_run} теперь озвучивает этим вокодером ({link_vocoder(tts_run, run)})")
+    except OSError as error:
+        print(f"Не удалось записать {tts_run}/vocoder.json: {error.strerror}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
@@ -94,6 +106,7 @@ def main(argv=None) -> int:
     try:
         trainer.fit()
     except KeyboardInterrupt:
+        name_in_tts_run(args.tts_run, run)
         print(f"\nОбучение прервано, чекпойнт сохранён. Продолжить:\n"
               f"  python train_vocoder.py --continue-path {run}", file=sys.stderr)
         return 130
@@ -105,11 +118,7 @@ def main(argv=None) -> int:
     peak = gpu_peak_memory()
     if peak:
         print(f"Пик памяти GPU: {peak}")
-    if args.tts_run:
-        try:
-            print(f"Прогон TTS {args.tts_run} теперь озвучивает этим вокодером ({link_vocoder(args.tts_run, run)})")
-        except (OSError, VoiceError) as error:
-            print(f"Не удалось записать {args.tts_run}/vocoder.json: {error}", file=sys.stderr)
+    name_in_tts_run(args.tts_run, run)
     model = args.tts_run or "outputs/<прогон TTS>"
     flag = "" if args.tts_run else f" --vocoder {run}"
     print(f"Дальше: python inference.py -m {model}{flag} --text \"Привет! Это мой голос.\" -o outputs/hello.wav")

@@ -128,7 +128,8 @@ def tts_rows(tts_run: Path, vocoders: list[str], corpus: Path, work: Path, threa
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Griffin-Lim против обученного вокодера: PESQ-wb, STOI, CER, RTF.")
     parser.add_argument("--corpus", type=Path, default=Path("data/demo_22k"))
-    parser.add_argument("--vocoder", action="append", default=[], help="папка прогона train_vocoder.py (можно несколько)")
+    parser.add_argument("--vocoder", action="append", default=[],
+                        help="папка прогона train_vocoder.py (можно несколько)")
     parser.add_argument("--tts-run", type=Path, help="прогон GlowTTS для CER и RTF полного синтеза")
     parser.add_argument("--curve", action="store_true", help="PESQ каждого чекпойнта против минут обучения")
     parser.add_argument("--threads", type=int, default=2)
@@ -138,12 +139,13 @@ def main(argv=None) -> int:
     from TTS.utils.audio import AudioProcessor
 
     from rutts.training import load_config
-    from rutts.vocoder import GriffinLim, vocoder_files, CoquiVocoder
+    from rutts.vocoder import CoquiVocoder, GriffinLim, vocoder_files
 
     tts_config = load_config(args.tts_run / "config.json" if args.tts_run else ROOT / "config.json")
     ap = AudioProcessor(tts_config.audio)
     clips = held_out_clips(args.corpus, ap)
-    print(f"Копия-синтез {len(clips)} отложенных фраз {args.corpus} ({sum(len(a) for _, a in clips) / ap.sample_rate:.0f} с):")
+    seconds = sum(len(audio) for _, audio in clips) / ap.sample_rate
+    print(f"Копия-синтез {len(clips)} отложенных фраз {args.corpus} ({seconds:.0f} с):")
     gl = scores(clips, copy_synthesis(GriffinLim(ap, torch.device("cpu")), clips, ap), ap.sample_rate)
     print(f"  Гриффин-Лим (16 итераций): PESQ-wb {gl['pesq_wb']:.2f}, STOI {gl['stoi']:.3f}", flush=True)
     result = {"griffin_lim": gl, "vocoders": {}, "curves": {}, "tts": []}

@@ -1,6 +1,7 @@
 """A tiny HiFi-GAN trained by train_vocoder.py on the tiny corpus (real Coqui GAN and trainer, on CPU): SIGTERM and
 resume, the TTS run naming its vocoder, synthesis and the course mode with it, GTA mels, fine-tuning, the health
 report, and bad input."""
+import io
 import json
 import os
 import signal
@@ -19,9 +20,9 @@ import view_tensorboard
 from conftest import ROOT
 from rutts import health
 from rutts.audio import measure_loudness, true_peak
-from rutts.synth import Voice, VoiceError
+from rutts.synth import Voice
 from rutts.training import TrainingSetupError
-from rutts.vocoder import GRIFFIN_LIM, LINK_FILE, CoquiVocoder, GriffinLim, link_vocoder
+from rutts.vocoder import GRIFFIN_LIM, LINK_FILE, CoquiVocoder, GriffinLim
 from rutts.vocoder_training import (
     build_vocoder_trainer,
     extract_gta_mels,
@@ -29,6 +30,7 @@ from rutts.vocoder_training import (
     vocoder_config,
     vocoder_samples,
 )
+from test_bot import OWNER, fake, run_bot, voice_of  # noqa: F401  (fixtures)
 from test_inference import LESSON, LESSON_SENTENCES
 from test_synth import save_run, speech_runs
 
@@ -206,6 +208,27 @@ def test_course_mode_with_the_vocoder_keeps_subtitles_and_loudness(setup, vocode
         peak_db = 20 * np.log10(true_peak(part, rate))
         assert peak_db <= -1.0 + 0.01
         assert abs(measure_loudness(part, rate) + 16.0) < 1.0 or peak_db > -1.2
+
+
+@pytest.fixture
+def model_dir(setup, vocoder_run):
+    """For test_bot's runner: the bot's model is the TTS run that names the trained vocoder."""
+    return setup["tts_run"]
+
+
+def test_bot_speaks_with_the_vocoder_the_run_names(run_bot, vocoder_run, caplog):
+    run, _, _ = vocoder_run
+
+    def users(fake):
+        message = fake.text(OWNER, "Привет! Это голос нового вокодера.")
+        fake.wait_for(lambda: fake.replies_to(message), 120, "the voice note")
+        [(method, _, files)] = fake.replies_to(message)
+        info, data = voice_of(files)
+        assert method == "sendVoice" and (info.format, info.subtype) == ("OGG", "OPUS")
+        assert sf.read(io.BytesIO(data))[0].std() > 0.001
+
+    assert run_bot(users, "--allow", str(OWNER))[0] == 0
+    assert f"vocoder named by {run.parent.parent / 'tts_run' / LINK_FILE}" in caplog.text
 
 
 # ---------------------------------------------------------------- bad input
