@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -208,6 +209,23 @@ def test_course_mode_with_the_vocoder_keeps_subtitles_and_loudness(setup, vocode
         peak_db = 20 * np.log10(true_peak(part, rate))
         assert peak_db <= -1.0 + 0.01
         assert abs(measure_loudness(part, rate) + 16.0) < 1.0 or peak_db > -1.2
+
+
+def test_long_text_with_the_vocoder_streams_to_disk(setup, vocoder_run, tmp_path, capsys):
+    """Python-side memory stays that of one piece with the vocoder too (as tests/test_inference.py with Griffin-Lim)."""
+    paragraph = "Каждый охотник желает знать, где сидит фазан. Тише едешь, дальше будешь. " * 3
+    peaks, sizes = [], []
+    for count in (4, 20):
+        script = tmp_path / f"long{count}.txt"
+        script.write_text("\n\n".join([paragraph] * count), encoding="utf-8")
+        tracemalloc.start()
+        code = inference.main(["-m", str(setup["tts_run"]), "-i", str(script), "--course", "-o", str(tmp_path)])
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+        assert code == 0, capsys.readouterr().err
+        sizes.append(sf.info(tmp_path / f"long{count}.wav").frames * 4)
+    assert sizes[1] > 30e6
+    assert peaks[1] < peaks[0] + 4e6, f"Python memory grew with the text: {peaks[0] / 1e6:.0f} → {peaks[1] / 1e6:.0f} MB"
 
 
 @pytest.fixture
