@@ -397,3 +397,14 @@ def test_fine_tuning_takes_weights_and_generator_shape_from_the_checkpoint(setup
                                     restore_path=old_style, output_path=tmp_path)
     assert torch.equal(trainer.model.model_g.conv_pre.parametrizations.weight.original1,
                        saved["model_g.conv_pre.parametrizations.weight.original1"])
+
+
+def test_presets_give_the_v2_generator_and_the_tts_audio(setup):
+    tts_config = read_tts_config(setup["tts_run"])
+    for preset in ("cpu", "gpu8gb"):
+        config = vocoder_config(tts_config, preset)
+        assert config.generator_model_params["upsample_initial_channel"] == 128
+        assert config.audio.to_dict() == tts_config.audio.to_dict()
+        assert config.l1_spec_loss_params["sample_rate"] == tts_config.audio.sample_rate
+    with pytest.raises(TrainingSetupError, match="Нет пресета вокодера «gpu4gb»"):
+        vocoder_config(tts_config, "gpu4gb")
