@@ -18,7 +18,7 @@ import logging
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +133,12 @@ class ImportResult:
 
     def kept_seconds(self) -> float:
         return sum(c.measures["seconds"] for c in self.kept)
+
+    def clip_rows(self) -> list[dict]:
+        """Each clip as the report lists it: number, id, text, kept or set aside and why, its measures."""
+        return [{"number": c.sentence.number, "id": c.sentence.utt_id, "text": c.sentence.text,
+                 "status": "kept" if c.kept else "set_aside", "source": c.source, "reasons": c.reasons,
+                 "warnings": c.warnings, **c.measures} for c in self.clips]
 
 
 # ------------------------------------------------------------------------------------------------ the script
@@ -535,9 +541,7 @@ def _write(out: Path, result: ImportResult, audio: dict[int, np.ndarray], rate: 
         "speaking_rate_chars_per_s": round(result.speaking_rate, 2), "asr": result.asr_note,
         "kept": len(result.kept), "kept_seconds": round(result.kept_seconds(), 1), "set_aside": len(aside),
         "missing": result.missing, "unused_files": [{"file": f, "reason": r} for f, r in result.unused],
-        "clips": [{"number": c.sentence.number, "id": c.sentence.utt_id, "text": c.sentence.text,
-                   "status": "kept" if c.kept else "set_aside", "source": c.source, "reasons": c.reasons,
-                   "warnings": c.warnings, **c.measures} for c in result.clips],
+        "clips": result.clip_rows(),
     }
     write_text_atomic(out / REPORT_JSON, json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     write_text_atomic(out / REPORT_MD, render_report(result))
@@ -575,10 +579,3 @@ def render_report(result: ImportResult) -> str:
     lines += [f"| {c.sentence.number} | {c.source} | {c.measures['seconds']:.1f} | {c.measures['snr_db']:.0f} | "
               f"{'; '.join(c.warnings)} |" for c in kept]
     return "\n".join(lines) + "\n"
-
-
-def result_dict(result: ImportResult) -> dict:
-    """For tests and the benchmark: the clips without their audio."""
-    return {"missing": result.missing, "unused": result.unused,
-            "clips": [{**asdict(c.sentence), "source": c.source, "kept": c.kept, "reasons": c.reasons,
-                       **c.measures} for c in result.clips]}

@@ -12,7 +12,7 @@ import soundfile as sf
 import soxr
 
 import import_recordings
-from rutts.recordings import import_recordings as run_import, result_dict
+from rutts.recordings import import_recordings as run_import
 
 RATE = 48000
 # Lengths differ from one sentence to the next, as in a real script; the third has a long pause after its comma.
@@ -102,8 +102,8 @@ def test_long_take_is_split_into_the_right_sentences(tmp_path, long_script, spok
 
     assert digest(recordings) == before  # the original is only read
     assert result.missing == [4] + list(range(9, 39))
-    clips = result_dict(result)["clips"]
-    assert [c["number"] for c in clips] == read and all(c["kept"] for c in clips), clips
+    clips = result.clip_rows()
+    assert [c["number"] for c in clips] == read and all(c["status"] == "kept" for c in clips), clips
     lengths = {n: len(audio) / RATE for n, audio in spoken.items()}
     for clip in clips:  # each piece is its own sentence, not a neighbour: durations line up to a tenth of a second
         own = lengths[clip["number"]]
