@@ -36,7 +36,8 @@ def parse_args(argv):
     parser.add_argument("inputs", type=Path, nargs="+", metavar="ЗАПИСИ", help="файлы или папки с записями")
     parser.add_argument("--script", type=Path, required=True,
                         help="metadata.csv сценария от make_recording_script.py")
-    parser.add_argument("--out", type=Path, default=Path("data/own_voice"), help="папка корпуса (по умолчанию %(default)s)")
+    parser.add_argument("--out", type=Path, default=Path("data/own_voice"),
+                        help="папка корпуса (по умолчанию %(default)s)")
     parser.add_argument("--mode", choices=["auto", "sentences", "takes"], default="auto",
                         help="auto: длинные файлы — дубли, короткие — по фразе с номером в имени (по умолчанию)")
     parser.add_argument("--no-asr", action="store_true", help="без проверки распознаванием (Whisper)")

@@ -52,7 +52,8 @@ def parse_args(argv):
     parser.add_argument("--no-pool", action="store_true", help="только свои тексты, без встроенного набора фраз")
     parser.add_argument("--out", type=Path, default=Path("data/own_voice_script"),
                         help="куда писать script.md и metadata.csv (по умолчанию %(default)s)")
-    parser.add_argument("--lexicon", type=Path, help="свой словарь произношений (по умолчанию lexicon.txt, если он есть)")
+    parser.add_argument("--lexicon", type=Path,
+                        help="свой словарь произношений (по умолчанию lexicon.txt, если он есть)")
     parser.add_argument("--no-stress", action="store_true", help="без автоматических ударений")
     args = parser.parse_args(argv)
     if args.no_pool and not args.texts:

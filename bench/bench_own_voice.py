@@ -312,7 +312,8 @@ def main(argv=None) -> int:
     for name, minutes, train_args in jobs:
         info = train(name, train_args, work / "runs")
         scores = scorer.score(synthesize(info["run"], held_texts, work / "synth" / name))
-        row = {"model": name, "minutes": minutes, **info, **scores, "share": round(share(scores["similarity"], low, top), 3)}
+        row = {"model": name, "minutes": minutes, **info, **scores,
+               "share": round(share(scores["similarity"], low, top), 3)}
         results["models"].append(row)
         print(f"{name}: similarity {scores['similarity']:.3f} (share {row['share']:.0%}), CER {scores['cer']:.3f}, "
               f"{info['steps']} steps, {info['wall_minutes']} min wall, {info['cpu_minutes']} CPU min", flush=True)
