@@ -408,3 +408,16 @@ def test_presets_give_the_v2_generator_and_the_tts_audio(setup):
         assert config.l1_spec_loss_params["sample_rate"] == tts_config.audio.sample_rate
     with pytest.raises(TrainingSetupError, match="Нет пресета вокодера «gpu4gb»"):
         vocoder_config(tts_config, "gpu4gb")
+
+
+def test_evaluation_leaves_out_a_discriminator_that_does_not_train_yet(setup, tmp_path):
+    config = vocoder_config(read_tts_config(setup["tts_run"]), str(setup["preset"]),
+                            ["--coqpit.steps_to_start_discriminator=1000"])
+    trainer = build_vocoder_trainer(config, output_path=tmp_path)
+
+    def no_discriminator(*args):
+        raise AssertionError("the discriminator ran in an evaluation before it trains")
+
+    trainer.model.model_d.forward = no_discriminator
+    trainer.eval_epoch()
+    assert trainer.keep_avg_eval["avg_G_l1_spec_loss"] > 0
