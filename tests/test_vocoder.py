@@ -21,6 +21,7 @@ import view_tensorboard
 from conftest import ROOT
 from rutts import health
 from rutts.audio import measure_loudness, true_peak
+from rutts.checkpoints import best_checkpoint
 from rutts.synth import Voice
 from rutts.training import TrainingSetupError
 from rutts.vocoder import GRIFFIN_LIM, LINK_FILE, CoquiVocoder, GriffinLim
@@ -61,6 +62,10 @@ def command(*args):
 
 def train(*args, timeout=300):
     return subprocess.run(command(*args), capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=ENV)
+
+
+def newest(run):
+    return max(run.glob("checkpoint_*.pth"), key=lambda p: int(p.stem.split("_")[1]))
 
 
 def runs_in(folder):
@@ -114,7 +119,7 @@ def test_sigterm_saves_and_the_run_continues_in_place(setup, vocoder_run):
     run, stopped_at, resumed = vocoder_run
     assert runs_in(setup["out"]) == [run]  # continued in place
     assert f"Model restored from step {stopped_at}" in (run / "trainer_0_log.txt").read_text(encoding="utf-8")
-    state = torch.load(run / "best_model.pth", map_location="cpu", weights_only=False)
+    state = torch.load(newest(run), map_location="cpu", weights_only=False)
     assert state["step"] >= stopped_at + 1
     assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
     config = json.loads((run / "config.json").read_text(encoding="utf-8"))
@@ -174,7 +179,7 @@ def test_tts_run_names_its_vocoder_and_voice_uses_it(setup, vocoder_run, caplog)
     named = json.loads((tts_run / LINK_FILE).read_text(encoding="utf-8"))["vocoder_run"]
     assert (tts_run / named).resolve() == run.resolve()
     voice = Voice.load(tts_run)
-    assert isinstance(voice.vocoder, CoquiVocoder) and voice.vocoder.checkpoint == (run / "best_model.pth").resolve()
+    assert isinstance(voice.vocoder, CoquiVocoder) and voice.vocoder.checkpoint == best_checkpoint(run).resolve()
     audio = voice.synthesize("Проверка вокодера.")
     assert audio.dtype == np.float32 and audio.size > 0.1 * voice.sample_rate and np.isfinite(audio).all()
     assert isinstance(Voice.load(tts_run, vocoder=GRIFFIN_LIM).vocoder, GriffinLim)
@@ -272,7 +277,7 @@ def test_vocoder_with_other_mel_settings_or_rate_is_refused(setup, vocoder_run, 
         config = json.loads((run / "config.json").read_text(encoding="utf-8"))
         config["audio"][field] = value
         (other / "config.json").write_text(json.dumps(config), encoding="utf-8")
-        (other / "best_model.pth").symlink_to(run / "best_model.pth")
+        (other / "best_model.pth").symlink_to(best_checkpoint(run))
         code, err = run_cli(capsys, "-m", setup["tts_run"], "--vocoder", other, "--text", "Привет.",
                             "-o", tmp_path / "x.wav")
         assert code == 1 and named in one_error(err)
@@ -308,7 +313,7 @@ def test_audio_settings_only_from_the_tts_config(setup, vocoder_run, tmp_path):
         build_vocoder_trainer(None, continue_path=run, tts_config=read_tts_config(other_tts))
     config = vocoder_config(read_tts_config(other_tts), str(setup["preset"]), data=setup["corpus"])
     with pytest.raises(TrainingSetupError, match="mel_fmax 7600.0 ≠ 8000.0"):  # fine-tuning a vocoder of other mels
-        build_vocoder_trainer(config, restore_path=run / "best_model.pth", output_path=tmp_path)
+        build_vocoder_trainer(config, restore_path=best_checkpoint(run), output_path=tmp_path)
     odd_hop = save_run(tmp_path / "odd_hop", audio={**audio, "hop_length": 200})
     with pytest.raises(TrainingSetupError, match="seq_len 2048 должен делиться на hop_length 200"):
         vocoder_config(read_tts_config(odd_hop), str(setup["preset"]))
@@ -382,7 +387,7 @@ def test_fine_tuning_takes_weights_and_generator_shape_from_the_checkpoint(setup
     run, _, _ = vocoder_run
     config = vocoder_config(read_tts_config(setup["tts_run"]), "cpu")  # the CPU preset's generator is wider
     trainer = build_vocoder_trainer(config, restore_path=run, output_path=tmp_path)
-    saved = torch.load(run / "best_model.pth", map_location="cpu", weights_only=False)["model"]
+    saved = torch.load(best_checkpoint(run), map_location="cpu", weights_only=False)["model"]
     for name, tensor in trainer.model.model_g.state_dict().items():
         assert torch.equal(tensor, saved[f"model_g.{name}"]), name
     assert trainer.total_steps_done == 0
