@@ -120,6 +120,45 @@ def test_long_take_is_split_into_the_right_sentences(tmp_path, long_script, spok
     assert "Фразы 4, 9–38." in report
 
 
+def test_matching_of_a_long_reading_without_audio():
+    """300 sentences read in two takes at 14 characters a second: some split at a comma pause, some skipped, a
+    cough and a false start in between; the last 40 not read yet."""
+    from rutts.recordings import Sentence, _Piece, _align, match_takes
+
+    rng = np.random.default_rng(5)
+    skipped, split = {17, 140, 141, 222}, set(range(5, 260, 9))
+    # durations alone cannot tell which of two neighbours of the same length was skipped: the skipped ones are long
+    sentences = [Sentence(n, f"{n:06d}_RUSLAN", "", "", 85 if n in skipped else int(rng.integers(15, 70)))
+                 for n in range(1, 301)]
+    pieces, truth, t, take = [], {}, 0.5, 0
+    for s in sentences[:260]:
+        if s.number == 130:
+            take, t = 1, 0.5
+        if s.number in skipped:
+            continue
+        if s.number in (60, 200):  # a cough, then a false start
+            pieces.append(_Piece(take, t, t + (0.3 if s.number == 60 else 0.6)))
+            t += 1.5
+        seconds = s.chars / 14 * rng.uniform(0.9, 1.1)
+        first = len(pieces)
+        if s.number in split:
+            pieces += [_Piece(take, t, t + seconds / 2), _Piece(take, t + seconds / 2 + 0.35, t + seconds + 0.35)]
+        else:
+            pieces.append(_Piece(take, t, t + seconds))
+        truth[s.number - 1] = (first, len(pieces) - 1)
+        t = pieces[-1].end + rng.uniform(0.8, 1.6)
+
+    cost, matches = _align(pieces, sentences, set(), 14.0)
+    assert matches == truth
+    takes = []
+    for index in (0, 1):  # the same through match_takes, which also finds the speaking rate
+        rec = type("Take", (), {})()
+        rec.pieces = [(p.start, p.end) for p in pieces if p.take == index]
+        takes.append(rec)
+    found, rate = match_takes(takes, sentences, set())
+    assert sorted(found) == sorted(truth) and 13 < rate < 15
+
+
 def test_one_file_per_sentence_in_any_format(tmp_path, script, spoken):
     recordings = tmp_path / "phone"
     recordings.mkdir()
