@@ -102,6 +102,9 @@ def main(argv=None) -> int:
     except TrainingSetupError as error:
         print(f"Ошибка: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # e.g. while the GTA mels are extracted: the ones written are kept
+        print("\nПрервано до начала обучения", file=sys.stderr)
+        return 130
     run = Path(trainer.output_path)
     try:
         trainer.fit()
