@@ -220,13 +220,17 @@ def extract_gta_mels(tts_run: Path, corpus: Path) -> Path:
     except VoiceError as error:
         raise TrainingSetupError(f"--gta-from: {error}") from None
     out = Path(tts_run) / "gta_mels"
-    source = {"checkpoint": checkpoint.name, "bytes": checkpoint.stat().st_size, "corpus": str(Path(corpus).resolve())}
+    split_ids(corpus)  # clear errors first
+    stat = checkpoint.stat()  # best_model.pth is replaced by each better model: same name and size, new mtime
+    source = {"checkpoint": checkpoint.name, "bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+              "corpus": str(Path(corpus).resolve())}
     stale = not (out / GTA_SOURCE).is_file() or json.loads((out / GTA_SOURCE).read_text(encoding="utf-8")) != source
     out.mkdir(parents=True, exist_ok=True)
-    if stale:
+    if stale:  # the source is written first: an extraction cut short is continued, not redone
         for old in out.glob("*.npy"):
             old.unlink()
-    split_ids(corpus)  # clear errors first
+        with atomic_output(out / GTA_SOURCE) as temp:
+            temp.write_text(json.dumps(source, ensure_ascii=False) + "\n", encoding="utf-8")
     lines = read_metadata(Path(corpus) / TRAIN_FILE) + read_metadata(Path(corpus) / VAL_FILE)
     todo = [(utt_id, text) for utt_id, text in lines if not (out / f"{utt_id}.npy").is_file()]
     log.info("GTA mels: %d of %d clips to extract with %s", len(todo), len(lines), checkpoint)
@@ -236,8 +240,6 @@ def extract_gta_mels(tts_run: Path, corpus: Path) -> Path:
             np.save(handle, mel)
         if number % 100 == 0:
             log.info("GTA mels: %d / %d", number, len(todo))
-    with atomic_output(out / GTA_SOURCE) as temp:
-        temp.write_text(json.dumps(source, ensure_ascii=False) + "\n", encoding="utf-8")
     return out
 
 
