@@ -216,8 +216,10 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(description="Телеграм-бот: читает присланные тексты голосом обученной модели.")
     add = parser.add_argument
     add("-m", "--model", required=True, help="папка запуска outputs/<run> или файл чекпоинта")
-    add("--vocoder", help="папка прогона train_vocoder.py, чекпоинт вокодера Coqui или griffin-lim "
-                          "(по умолчанию вокодер, названный в прогоне модели, иначе Griffin-Lim)")
+    vocoder = parser.add_mutually_exclusive_group()
+    vocoder.add_argument("--vocoder", help="папка прогона train_vocoder.py или чекпоинт вокодера Coqui (по умолчанию "
+                                           "вокодер, названный в прогоне модели (vocoder.json), иначе Гриффин-Лим)")
+    vocoder.add_argument("--griffin-lim", action="store_true", help="Гриффин-Лим, даже если прогон называет вокодер")
     add("--vocoder-config", type=Path, help="config.json вокодера, если --vocoder — чекпоинт не из папки прогона")
     add("--lexicon", type=Path, help="словарь произношений (по умолчанию тот, с которым обучали модель)")
     add("--no-stress", action="store_true", help="без автоматических ударений (по умолчанию — как при обучении)")
@@ -284,7 +286,9 @@ def main(argv=None) -> int:
     if not allowed:
         log.warning("Список разрешённых пуст: бот всем откажет. Узнайте свой id (/start) и добавьте его: --allow ID")
 
-    from rutts.synth import SynthesisConfig, Voice, VoiceError  # torch and Coqui take seconds: after the cheap checks
+    # torch and Coqui take seconds: after the cheap checks
+    from rutts.synth import SynthesisConfig, Voice, VoiceError
+    from rutts.vocoder import GRIFFIN_LIM
 
     device = args.device
     if device == "auto":
@@ -293,8 +297,10 @@ def main(argv=None) -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     log.info("@%s: загружаю модель %s (%s)…", username, args.model, device)
     try:
-        voice = Voice.load(args.model, vocoder=args.vocoder, vocoder_config=args.vocoder_config, device=device,
+        voice = Voice.load(args.model, vocoder=GRIFFIN_LIM if args.griffin_lim else args.vocoder,
+                           vocoder_config=args.vocoder_config, device=device,
                            lexicon=args.lexicon, stress=False if args.no_stress else None)
+        log.info("Звук: %s", getattr(voice.vocoder, "checkpoint", None) or "Гриффин-Лим")
         voice.synthesize("Проверка связи.")  # loads the front end's own models now, not on the first user's text
     except VoiceError as error:
         return fail(str(error))

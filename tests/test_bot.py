@@ -237,6 +237,26 @@ def model_dir(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="module")
+def vocoder_dir(model_dir, tmp_path_factory):
+    """An untrained tiny HiFi-GAN (tests/test_vocoder.py's size) saved as a train_vocoder.py run for the model."""
+    import torch
+    from TTS.vocoder.models import setup_model
+
+    from rutts.vocoder_training import read_tts_config, vocoder_config
+    from test_vocoder import TINY_VOCODER
+
+    folder = tmp_path_factory.mktemp("vocoder_run")
+    preset = folder / "tiny.json"
+    preset.write_text(json.dumps(TINY_VOCODER), encoding="utf-8")
+    config = vocoder_config(read_tts_config(model_dir), str(preset), data=folder)
+    torch.manual_seed(0)
+    torch.save({"model": setup_model(config).state_dict(), "config": config.to_dict(), "step": 2},
+               folder / "best_model.pth")
+    config.save_json(str(folder / "config.json"))
+    return folder
+
+
 @pytest.fixture
 def fake():
     server = FakeTelegram()
@@ -548,6 +568,32 @@ def test_text_is_read_as_the_run_recorded_it(run_bot, model_dir, tmp_path):
         assert "удав ползёт по траве" in shown and "+" not in shown.split("\n\n", 1)[1]
 
     assert run_bot(users, "--allow", str(OWNER), "--model", str(run))[0] == 0
+
+
+def test_the_vocoder_the_run_names_or_the_flags_choose_is_used(run_bot, model_dir, vocoder_dir, tmp_path, caplog):
+    from rutts.vocoder import link_vocoder
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("best_model.pth", "config.json"):
+        shutil.copy(model_dir / name, run / name)
+    link_vocoder(run, vocoder_dir)  # what train_vocoder.py --tts-run does
+    vocoder_line = f"Звук: {vocoder_dir / 'best_model.pth'}"
+
+    def one_voice_note(fake):
+        fake.text(OWNER, "Проверка вокодера.")
+        fake.wait_for(lambda: fake.sent("sendVoice"), 60, "the voice note")
+        info, data = voice_of(fake.sent("sendVoice")[0][1])
+        assert 0.3 < info.duration < 30 and sf.read(io.BytesIO(data))[0].std() > 0.01
+
+    for model, flags, expected, script in (
+        (run, [], vocoder_line, one_voice_note),  # named by the run
+        (run, ["--griffin-lim"], "Звук: Гриффин-Лим", lambda fake: None),
+        (model_dir, ["--vocoder", str(vocoder_dir)], vocoder_line, lambda fake: None),
+    ):
+        caplog.clear()
+        assert run_bot(script, "--allow", str(OWNER), "--model", str(model), *flags)[0] == 0
+        assert expected in caplog.text, flags
 
 
 def test_flood_control_is_waited_out_and_voice_privacy_gets_an_audio_file(run_bot):
