@@ -172,11 +172,15 @@ class CoquiVocoder:
 
     @torch.inference_mode()
     def __call__(self, mels: torch.Tensor, frames: list[int], syn: "SynthesisConfig") -> list[np.ndarray]:
+        # Coqui's generators pad the mel by `inference_padding` frames on each side (HiFi-GAN: 5, 58 ms at
+        # 22 kHz): the sound of those frames is cut off again, so the waveform lines up with the mel.
+        hop = self.ap.hop_length
+        pad = getattr(getattr(self.model, "model_g", self.model), "inference_padding", 0) * hop
         waves = []
         for mel, n in zip(mels.float().cpu().numpy(), frames):
             features = torch.from_numpy(self.ap.normalize(self.tts_ap.denormalize(mel[:n].T))).unsqueeze(0)
             wave = self.model.inference(features.float().to(self.device))
-            waves.append(wave.squeeze().float().cpu().numpy()[: n * self.ap.hop_length])
+            waves.append(wave.squeeze().float().cpu().numpy()[pad : pad + n * hop])
         return waves
 
 

@@ -426,3 +426,18 @@ def test_evaluation_leaves_out_a_discriminator_that_does_not_train_yet(setup, tm
     trainer.model.model_d.forward = no_discriminator
     trainer.eval_epoch()
     assert trainer.keep_avg_eval["avg_G_l1_spec_loss"] > 0
+
+
+def test_vocoder_output_lines_up_with_the_mel(setup, vocoder_run):
+    """Coqui's generator pads the mel by inference_padding frames each side; their sound must not shift the speech."""
+    from rutts.synth import SynthesisConfig
+
+    run, _, _ = vocoder_run
+    voice = Voice.load(setup["tts_run"], vocoder=run)
+    vocoder, hop = voice.vocoder, voice.vocoder.ap.hop_length
+    pad = vocoder.model.model_g.inference_padding
+    assert pad > 0
+    vocoder.model.inference = lambda mel: torch.arange(float(mel.shape[2] + 2 * pad) * hop).view(1, 1, -1)
+    mel = torch.zeros(1, 20, 80)
+    (wave,) = vocoder(mel, [12], SynthesisConfig())
+    assert wave.size == 12 * hop and wave[0] == pad * hop  # the samples of frames 0..11, nothing of the padding
