@@ -172,16 +172,20 @@ class CoquiVocoder:
 
     @torch.inference_mode()
     def __call__(self, mels: torch.Tensor, frames: list[int], syn: "SynthesisConfig") -> list[np.ndarray]:
-        # Coqui's generators pad the mel by `inference_padding` frames on each side (HiFi-GAN: 5, 58 ms at
-        # 22 kHz): the sound of those frames is cut off again, so the waveform lines up with the mel.
+        """The batch in one generator call (chunks come sorted by length, so little is padded: each mel is
+        extended with its own last frame, as Coqui pads). Coqui's generators pad the mel by `inference_padding`
+        frames on each side (HiFi-GAN: 5, 58 ms at 22 kHz): the sound of those frames is cut off again, so the
+        waveform lines up with the mel."""
         hop = self.ap.hop_length
         pad = getattr(getattr(self.model, "model_g", self.model), "inference_padding", 0) * hop
-        waves = []
+        longest = max(max(frames), 1)
+        features = []
         for mel, n in zip(mels.float().cpu().numpy(), frames):
-            features = torch.from_numpy(self.ap.normalize(self.tts_ap.denormalize(mel[:n].T))).unsqueeze(0)
-            wave = self.model.inference(features.float().to(self.device))
-            waves.append(wave.squeeze().float().cpu().numpy()[pad : pad + n * hop])
-        return waves
+            used = max(n, 1)  # an empty chunk still needs a frame to pad from; its 0 samples are kept below
+            feature = torch.from_numpy(self.ap.normalize(self.tts_ap.denormalize(mel[:used].T))).float()
+            features.append(torch.nn.functional.pad(feature[None], (0, longest - used), mode="replicate")[0])
+        out = self.model.inference(torch.stack(features).to(self.device)).float().cpu().numpy()
+        return [out[i, 0, pad : pad + n * hop] for i, n in enumerate(frames)]
 
 
 def link_vocoder(tts_run: Path, vocoder_run: Path) -> Path:
