@@ -91,7 +91,7 @@ def test_long_text_streams_to_disk(tiny_run, tmp_path, capsys):
         sizes.append(sf.info(tmp_path / "out" / f"long{count}.wav").frames * 4)  # the lesson as float32
     assert sizes[1] > 30e6
     assert peaks[1] < peaks[0] + 4e6, f"Python memory grew with the text: {peaks[0] / 1e6:.0f} → {peaks[1] / 1e6:.0f} MB"
-    assert peaks[1] < sizes[1] / 2
+    assert peaks[1] < sizes[1]  # one ~40 s block and its limiter, never the whole lesson
 
 
 def bad_inputs(tmp, run):
