@@ -67,6 +67,31 @@ def tiny_corpus(tmp_path_factory, front_end):
     return root
 
 
+def run_on_terminal(command: list[str]) -> tuple[int, str]:
+    """Run a command with its stderr on a pseudo-terminal (as in a console): exit code and what it drew there."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0-column terminal hides it
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=follower) as process:
+        os.close(follower)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            seen += chunk
+    os.close(leader)
+    return process.returncode, seen.decode("utf-8", "replace")
+
+
 TINY_MODEL = {
     "hidden_channels_enc": 32,
     "hidden_channels_dec": 32,

@@ -353,29 +353,13 @@ def test_no_split_no_record(tmp_path, config, capsys):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal (POSIX)")
 def test_progress_bars_only_on_a_terminal(corpus, config):
-    import fcntl
-    import os
-    import pty
-    import struct
     import subprocess
-    import termios
+
+    from conftest import run_on_terminal
 
     command = [sys.executable, check_sample_rate.__file__, str(corpus), "--config", str(config), "--no-stress"]
     logged = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert logged.returncode == 0 and "Итог: ошибок 0" in logged.stdout
     assert "заголовки" not in logged.stderr and "%|" not in logged.stderr
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0-column terminal hides it
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=follower) as audit:
-        os.close(follower)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            seen += chunk
-    os.close(leader)
-    assert audit.returncode == 0 and "заголовки" in seen.decode("utf-8", "replace")
+    code, seen = run_on_terminal(command)
+    assert code == 0 and "заголовки" in seen

@@ -137,30 +137,14 @@ def test_a_truncated_source_is_listed_not_converted(corpus, tmp_path, capsys):
 
 @pytest.mark.skipif(sys.platform == "win32", reason="a pseudo-terminal (POSIX)")
 def test_progress_bar_only_on_a_terminal(corpus, tmp_path):
-    import fcntl
-    import pty
-    import struct
-    import termios
+    from conftest import run_on_terminal
 
     command = [sys.executable, str(ROOT / "resample_wavs.py"), str(corpus), "--sr", "22050", "--workers", "1"]
     logged = subprocess.run([*command, "--out", str(tmp_path / "a")], capture_output=True, text=True, timeout=120)
     assert "Пересэмплирование" not in logged.stderr and "%|" not in logged.stderr
     assert "corrupt.wav" in logged.stderr  # the failures are still reported
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 0-column terminal hides it
-    with subprocess.Popen([*command, "--out", str(tmp_path / "b")], stdout=subprocess.DEVNULL, stderr=follower) as run:
-        os.close(follower)
-        seen = b""
-        while True:
-            try:
-                chunk = os.read(leader, 4096)
-            except OSError:  # the terminal closed with the process
-                break
-            if not chunk:
-                break
-            seen += chunk
-    os.close(leader)
-    assert run.returncode == 1 and "Пересэмплирование" in seen.decode("utf-8", "replace")
+    code, seen = run_on_terminal([*command, "--out", str(tmp_path / "b")])
+    assert code == 1 and "Пересэмплирование" in seen
 
 
 @pytest.mark.parametrize(
