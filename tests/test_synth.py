@@ -167,7 +167,7 @@ def test_run_folder_picks_best_model_and_config(tiny_run, tmp_path):
 def test_missing_model_files_are_named(tmp_path):
     with pytest.raises(VoiceError, match="модель не найдена"):
         Voice.load(tmp_path / "missing")
-    with pytest.raises(VoiceError, match="нет чекпоинта"):
+    with pytest.raises(VoiceError, match="нет читаемого чекпо[ий]нта"):
         Voice.load(tmp_path)
     (tmp_path / "lonely.pth").write_bytes(b"weights without a config")
     with pytest.raises(VoiceError, match="не найден конфиг"):
