@@ -101,7 +101,7 @@ def vocoder_run(setup):
             break
         time.sleep(0.3)
     proc.send_signal(signal.SIGTERM)
-    output, _ = proc.communicate(timeout=120)
+    output, _ = proc.communicate(timeout=300)
     assert proc.returncode == 130, output[-3000:]
     assert "--continue-path" in output
     (run,) = runs_in(setup["out"])
