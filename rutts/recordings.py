@@ -40,7 +40,7 @@ DERIVED_FILES = ("metadata_train.csv", "metadata_val.csv")  # check_sample_rate.
 READABLE = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3")
 CONVERT_FIRST = (".m4a", ".aac", ".amr", ".3gp", ".wma", ".mp4", ".webm", ".caf", ".mka")
 
-FRAME_S = 0.01
+FRAME_S = 0.01  # nominal: a frame is a whole number of samples (220 at 22,050 Hz, 9.98 ms)
 SILENCE_DB = -100.0  # digital silence, as a level
 MIN_PAUSE_S = 0.25  # a quieter stretch at least this long splits a take
 MIN_RANGE_DB = 10.0  # speech must rise this far above the noise floor, or the file holds no speech
@@ -100,7 +100,7 @@ class Recording:
     clipped_times: np.ndarray  # seconds at which some channel of the original is at full scale
     floor_db: float  # noise floor: mean power of the frames between speech
     pieces: list[tuple[float, float]]  # speech stretches (seconds), in order
-    levels: np.ndarray  # dB of each FRAME_S frame
+    levels: np.ndarray  # dB of each frame of frame_samples(rate) samples
 
     @property
     def speech_span(self) -> float:
@@ -173,9 +173,13 @@ def read_script(metadata: Path) -> list[Sentence]:
 # ------------------------------------------------------------------------------------------------ audio
 
 
+def frame_samples(rate: int) -> int:
+    return max(1, int(rate * FRAME_S))
+
+
 def frame_levels(audio: np.ndarray, rate: int) -> np.ndarray:
-    """RMS level of each 10 ms frame in dBFS (digital silence at SILENCE_DB)."""
-    frame = max(1, int(rate * FRAME_S))
+    """RMS level of each ~10 ms frame in dBFS (digital silence at SILENCE_DB)."""
+    frame = frame_samples(rate)
     frames = len(audio) // frame
     power = np.mean(np.square(audio[: frames * frame].reshape(frames, frame), dtype=np.float64), axis=1)
     return np.maximum(10 * np.log10(np.maximum(power, 1e-20)), SILENCE_DB)
@@ -187,7 +191,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
 
 
-def find_speech(levels: np.ndarray) -> tuple[float, list[tuple[float, float]]]:
+def find_speech(levels: np.ndarray, frame_s: float) -> tuple[float, list[tuple[float, float]]]:
     """(noise floor dB, speech pieces in seconds) from frame levels: frames well above the quiet ones are speech;
     pauses shorter than MIN_PAUSE_S do not split."""
     if levels.size == 0:
@@ -199,7 +203,7 @@ def find_speech(levels: np.ndarray) -> tuple[float, list[tuple[float, float]]]:
     runs = _runs(levels > threshold)
     merged: list[list[int]] = []
     for start, end in runs:
-        if merged and (start - merged[-1][1]) * FRAME_S < MIN_PAUSE_S:
+        if merged and (start - merged[-1][1]) * frame_s < MIN_PAUSE_S:
             merged[-1][1] = end
         else:
             merged.append([start, end])
@@ -209,7 +213,8 @@ def find_speech(levels: np.ndarray) -> tuple[float, list[tuple[float, float]]]:
     between = levels[quiet]
     if between.size >= 20:  # the floor as a mean power over the real pauses
         floor = 10 * np.log10(np.mean(10 ** (between / 10)))
-    return float(floor), [(s * FRAME_S, e * FRAME_S) for s, e in merged]
+    # times from the real frame length: 220 samples are 9.98 ms, and 10 ms would drift 0.3 s in 2 min
+    return float(floor), [(s * frame_s, e * frame_s) for s, e in merged]
 
 
 def load_recording(path: Path, rate: int) -> Recording:
@@ -220,7 +225,7 @@ def load_recording(path: Path, rate: int) -> Recording:
     clipped_times = np.flatnonzero(peak >= CLIP_LEVEL) / original_rate
     audio = resample(to_mono(original), original_rate, rate).astype(np.float32)
     levels = frame_levels(audio, rate)
-    floor, pieces = find_speech(levels)
+    floor, pieces = find_speech(levels, frame_samples(rate) / rate)
     return Recording(path, audio, rate, original_rate, channels, clipped_times, floor, pieces, levels)
 
 
@@ -389,7 +394,8 @@ def check_clip(clip: Clip, rate_cps: float, max_ratio: float = MAX_DURATION_RATI
     """Measure the clip, fill in reasons/warnings, return its loudness-normalized audio."""
     rec = clip.recording
     seconds = clip.end - clip.start
-    first, last = int(clip.start / FRAME_S), int(math.ceil(clip.end / FRAME_S))
+    frame_s = frame_samples(rec.rate) / rec.rate
+    first, last = int(clip.start / frame_s), int(math.ceil(clip.end / frame_s))
     frames = rec.levels[first:last]
     speech = frames[frames > rec.floor_db + 6.0]
     level = 10 * np.log10(np.mean(10 ** (speech / 10))) if speech.size else SILENCE_DB

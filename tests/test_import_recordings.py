@@ -90,7 +90,7 @@ def digest(folder: Path) -> dict[str, str]:
 def test_long_take_is_split_into_the_right_sentences(tmp_path, long_script, spoken):
     rng = np.random.default_rng(1)
     read = [n for n in spoken if n != 4]  # she skipped sentence 4
-    parts = [silence(0.7)]
+    parts = [silence(60.0)]  # and started reading a minute after pressing "record"
     for number in read:
         parts += [spoken[number] * np.float32(10 ** (rng.uniform(-6, 0) / 20)), silence(rng.uniform(0.9, 1.6))]
     recordings = tmp_path / "recordings"
@@ -110,6 +110,11 @@ def test_long_take_is_split_into_the_right_sentences(tmp_path, long_script, spok
         assert abs(clip["seconds"] - own) < 0.12, (clip, own)
         assert all(abs(clip["seconds"] - other) > abs(clip["seconds"] - own)
                    for n, other in lengths.items() if n != clip["number"])
+    for clip in clips:  # and each clip is that sentence, starting 0.1 s in (the silence kept before it)
+        audio, rate = sf.read(tmp_path / "corpus" / "RUSLAN" / f"{clip['id']}.wav", dtype="float32")
+        own = soxr.resample(spoken[clip["number"]], RATE, rate)
+        lag = np.argmax(np.abs(np.correlate(audio, own, "full"))) - (len(own) - 1)
+        assert abs(lag / rate - 0.1) < 0.02, (clip["number"], lag / rate)
     wav = tmp_path / "corpus" / "RUSLAN" / "000003_RUSLAN.wav"
     info = sf.info(wav)
     assert (info.samplerate, info.channels, info.subtype) == (22050, 1, "PCM_16")
