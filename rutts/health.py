@@ -213,17 +213,23 @@ def check_learning_rate(steps: np.ndarray, lr: np.ndarray, epoch_ends: np.ndarra
 
 def check_loss_trend(steps: np.ndarray, loss: np.ndarray, window_steps: int) -> Finding:
     """Falling, flat or rising over the last `window_steps` steps."""
+    return _trend_finding(steps, loss, window_steps, "loss_trend", "loss",
+                          "Если это не короткий всплеск, скорость обучения велика или данные испорчены")
+
+
+def _trend_finding(steps: np.ndarray, loss: np.ndarray, window_steps: int, code: str, what: str,
+                   if_rising: str) -> Finding:
+    """A loss curve's direction over its last `window_steps` steps; rising is a warning with `if_rising` advice."""
     recent = _last_steps(steps, window_steps)
-    trend = _trend(steps[recent], loss[recent])
+    trend = _trend(steps[recent], loss[recent]) if len(steps) else None
     if trend is None:
-        return Finding(OK, "loss_trend", "loss: данных пока мало для тренда")
+        return Finding(OK, code, f"{what}: данных пока мало для тренда")
     span = f"на шагах {steps[recent][0]}–{steps[recent][-1]}"
     if trend.direction == "rising":
-        return Finding(WARN, "loss_trend", f"loss растёт {span}: {trend.start:.3f} → {trend.end:.3f}. Если это "
-                                           "не короткий всплеск, скорость обучения велика или данные испорчены")
+        return Finding(WARN, code, f"{what} растёт {span}: {trend.start:.3f} → {trend.end:.3f}. {if_rising}")
     if trend.direction == "falling":
-        return Finding(OK, "loss_trend", f"loss падает {span}: {trend.start:.3f} → {trend.end:.3f}")
-    return Finding(OK, "loss_trend", f"loss почти не меняется {span} (около {trend.end:.3f}): плато")
+        return Finding(OK, code, f"{what} падает {span}: {trend.start:.3f} → {trend.end:.3f}")
+    return Finding(OK, code, f"{what} почти не меняется {span} (около {trend.end:.3f}): плато")
 
 
 def check_nonfinite(series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Finding:
@@ -587,17 +593,8 @@ def check_vocoder_scalars(scalars: Mapping[str, Series], window_steps: int | Non
 
 def check_mel_loss(steps: np.ndarray, loss: np.ndarray, window_steps: int) -> Finding:
     """The generator's mel loss: what makes the sound right; it should fall for a long time."""
-    recent = _last_steps(steps, window_steps)
-    trend = _trend(steps[recent], loss[recent]) if len(steps) else None
-    if trend is None:
-        return Finding(OK, "mel_loss", "mel loss генератора: данных пока мало для тренда")
-    span = f"на шагах {steps[recent][0]}–{steps[recent][-1]}"
-    if trend.direction == "rising":
-        return Finding(WARN, "mel_loss", f"mel loss генератора растёт {span}: {trend.start:.3f} → {trend.end:.3f}. "
-                                         "Если это не всплеск после включения дискриминатора, уменьшите lr_gen")
-    if trend.direction == "falling":
-        return Finding(OK, "mel_loss", f"mel loss генератора падает {span}: {trend.start:.3f} → {trend.end:.3f}")
-    return Finding(OK, "mel_loss", f"mel loss генератора почти не меняется {span} (около {trend.end:.3f}): плато")
+    return _trend_finding(steps, loss, window_steps, "mel_loss", "mel loss генератора",
+                          "Если это не всплеск после включения дискриминатора, уменьшите lr_gen")
 
 
 def check_eval_mel_loss(steps: np.ndarray, loss: np.ndarray) -> Finding:
