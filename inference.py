@@ -88,7 +88,7 @@ def parse_args(argv):
     vocoder.add_argument("--griffin-lim", "--griffin_lim", action="store_true",
                          help="Гриффин-Лим, даже если прогон модели называет вокодер")
     p.add_argument("--vocoder-config", "--vocoder_config", type=Path, help="config.json вокодера")
-    p.add_argument("--lexicon", type=Path, help="словарь произношений (по умолчанию lexicon.txt, если он есть)")
+    p.add_argument("--lexicon", type=Path, help="словарь произношений (по умолчанию — тот, с которым обучена модель)")
     p.add_argument("--no-stress", action="store_true", help="без автоматических ударений (если так обучали)")
     p.add_argument("-o", "--output", "--output-file", type=Path,
                    help="файл .wav/.ogg/.mp3, а с --course — папка (по умолчанию outputs/speech.wav или outputs/<имя>)")
@@ -246,10 +246,9 @@ def run(args) -> int:
     if not paragraphs:
         raise TextError("после удаления разметки текст пустой")
     target, srt_path = output_paths(args)
-    lexicon = args.lexicon or (Path("lexicon.txt") if Path("lexicon.txt").is_file() else None)
     started = time.perf_counter()
     vocoder = GRIFFIN_LIM if args.griffin_lim else args.vocoder
-    voice = Voice.load(args.model, args.config, vocoder, args.vocoder_config, args.device, lexicon,
+    voice = Voice.load(args.model, args.config, vocoder, args.vocoder_config, args.device, args.lexicon,
                        stress=False if args.no_stress else None)
     voice.frontend.process("Загрузка.")  # the stress model loads on first use: count it as loading, not synthesis
     loaded = time.perf_counter()

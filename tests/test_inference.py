@@ -130,3 +130,21 @@ def test_bad_input_one_line_error_no_files(tiny_run, tmp_path, capsys, case):
     assert "Traceback" not in err
     out = tmp_path / "out"
     assert not out.exists() or not any(out.iterdir())  # nothing half-written, no temporary files left
+
+
+def test_run_record_wins_over_a_lexicon_file_in_the_current_folder(tiny_run, tmp_path, capsys, caplog, monkeypatch):
+    """Without --lexicon the model reads as it was trained: a lexicon.txt lying in the current folder is not taken."""
+    import shutil
+
+    from rutts.run_frontend import record_frontend
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    record_frontend(run, None, True)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "lexicon.txt").write_text("Привет → х+ай\n", encoding="utf-8")
+    monkeypatch.chdir(work)
+    code, _, err = run_cli(capsys, "-m", run, "--text", "Привет.", "-o", tmp_path / "hi.wav")
+    assert code == 0, err
+    assert "не так, как при обучении" not in caplog.text
