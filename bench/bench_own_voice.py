@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -44,12 +45,6 @@ DEMO_METADATA = ROOT / "data" / "demo" / "metadata_RUSLAN_22200.csv"
 # OpenMP threads that spin while waiting make a training step ~13x slower when other processes share the cores
 # (measured here: a CPU-preset GlowTTS step of batch 16, 2 threads, 3 other busy processes: 50 s; passive: 3.7 s).
 TRAIN_ENV = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-
-try:
-    import resource
-except ImportError:  # Windows: CPU time of the training processes is not reported
-    resource = None
-
 
 # ------------------------------------------------------------------------------------------------ her voice
 
@@ -179,29 +174,35 @@ def subset_corpus(full: Path, out: Path, minutes: float) -> Path:
 # ------------------------------------------------------------------------------------------------ training
 
 
-def train(name: str, args: list[str], runs: Path) -> dict:
-    """One train_glowtts.py run (a separate process, as a user runs it); its folder, steps, wall and CPU minutes."""
+def train(name: str, args: list[str], runs: Path, threads: int | None = None) -> dict:
+    """One train_glowtts.py run (a separate process, as a user runs it); its folder, steps, wall and CPU minutes.
+    `threads` caps its OpenMP threads (two runs side by side on 2 cores get one each)."""
     out = runs / name
     done = out / "bench_run.json"
     if done.is_file():
         return json.loads(done.read_text(encoding="utf-8"))
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN) if resource else None
+    env = TRAIN_ENV if threads is None else {**TRAIN_ENV, "OMP_NUM_THREADS": str(threads)}
     started = time.monotonic()
     with (out / "train.log").open("w", encoding="utf-8") as log:
         command = [sys.executable, "train_glowtts.py", *args, "--output-path", str(out), "--health-every", "0"]
         print("$", " ".join(command[1:]), flush=True)
-        subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True, env=TRAIN_ENV)
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        cpu = None
+        if hasattr(os, "wait4"):  # this child's own CPU time, also when another run goes on beside it
+            _, status, usage = os.wait4(process.pid, 0)
+            process.returncode = os.waitstatus_to_exitcode(status)
+            cpu = (usage.ru_utime + usage.ru_stime) / 60
+        else:  # Windows: CPU time is not reported
+            process.wait()
+    if process.returncode != 0:
+        raise subprocess.CalledProcessError(process.returncode, command)
     wall = time.monotonic() - started
-    cpu = None
-    if before is not None:
-        after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) / 60
     run = next(p for p in out.iterdir() if p.is_dir())
     steps = max(int(p.stem.rsplit("_", 1)[-1]) for p in run.glob("checkpoint_*.pth"))
     info = {"run": str(run), "steps": steps, "wall_minutes": round(wall / 60, 1),
-            "cpu_minutes": None if cpu is None else round(cpu, 1)}
+            "cpu_minutes": None if cpu is None else round(cpu, 1), "threads": threads}
     done.write_text(json.dumps(info), encoding="utf-8")
     return info
 
@@ -267,6 +268,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lrs", type=float, nargs="+", help="подбор lr: дообучить с каждым (на первом --minutes)")
     parser.add_argument("--warmup", type=int, help="warmup_steps поверх пресета finetune")
     parser.add_argument("--no-scratch", action="store_true", help="без обучения с нуля")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="обучать столько моделей сразу, по одному потоку каждая (2 на 2 ядрах)")
     parser.add_argument("--voice", default="elena", help="голос RHVoice вместо её голоса (по умолчанию elena)")
     parser.add_argument("--work", type=Path, default=ROOT / "outputs" / "bench_own_voice")
     parser.add_argument("--quick", action="store_true", help="быстрый сквозной прогон: база 40 шагов, 1 мин, 10 шагов")
@@ -314,8 +317,10 @@ def main(argv=None) -> int:
             if not args.no_scratch:
                 jobs.append((f"scratch_{minutes:g}min", minutes,
                              ["--preset", "cpu", "--data", str(corpus), "--max-steps", str(args.steps)]))
-    for name, minutes, train_args in jobs:
-        info = train(name, train_args, work / "runs")
+    threads = 1 if args.parallel > 1 else None
+    with ThreadPoolExecutor(args.parallel) as pool:
+        infos = list(pool.map(lambda job: train(job[0], job[2], work / "runs", threads), jobs))
+    for (name, minutes, _), info in zip(jobs, infos):
         scores = scorer.score(synthesize(info["run"], held_texts, work / "synth" / name))
         row = {"model": name, "minutes": minutes, **info, **scores,
                "share": round(share(scores["similarity"], low, top), 3)}

@@ -3,8 +3,8 @@
     python bench/bench_vocoder.py --corpus data/demo_22k --vocoder outputs/<vocoder run> [--vocoder ...] \
         --tts-run outputs/<tts run> --curve --json outputs/bench_vocoder.json
 
-- copy synthesis of the corpus's held-out clips (metadata_val.csv: never trained on): the real mel of each clip →
-  Griffin-Lim / each vocoder → PESQ-wb (ITU-T P.862.2, at 16 kHz) and STOI against the clip itself;
+- copy synthesis of the corpus's held-out clips (--meta, by default metadata_val.csv: never trained on): the real
+  mel of each clip → Griffin-Lim / each vocoder → PESQ-wb (ITU-T P.862.2, at 16 kHz) and STOI against the clip itself;
 - --curve: the same PESQ for every checkpoint of each vocoder run, against its training minutes (from the event
   files' wall time), and where it crosses Griffin-Lim;
 - --tts-run: Whisper CER of full TTS output (the held-out sentences read by the TTS model) with each, and the CPU
@@ -26,16 +26,18 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from rutts.dataset import VAL_FILE  # noqa: E402
+
 RTF_TEXT = ("Добрый день! Сегодня мы разберём третий урок курса. Откройте файл с таблицей и найдите второй столбец. "
             "Если значение пустое, программа выведет предупреждение, а не ошибку. Повторите упражнение дважды, "
             "чтобы закрепить материал. ") * 3
 
 
-def held_out_clips(corpus: Path, ap) -> list[tuple[str, np.ndarray]]:
-    """(id, audio as the vocoder sees it: loaded and silence-trimmed by Coqui's AudioProcessor) of metadata_val.csv."""
-    from rutts.dataset import VAL_FILE, read_metadata, wav_path
+def held_out_clips(corpus: Path, meta: str, ap) -> list[tuple[str, np.ndarray]]:
+    """(id, audio as the vocoder sees it: loaded and silence-trimmed by Coqui's AudioProcessor) of `meta`."""
+    from rutts.dataset import read_metadata, wav_path
 
-    return [(utt_id, ap.load_wav(str(wav_path(corpus, utt_id)))) for utt_id, _ in read_metadata(corpus / VAL_FILE)]
+    return [(utt_id, ap.load_wav(str(wav_path(corpus, utt_id)))) for utt_id, _ in read_metadata(corpus / meta)]
 
 
 def copy_synthesis(vocoder, clips, ap) -> list[np.ndarray]:
@@ -128,6 +130,9 @@ def tts_rows(tts_run: Path, vocoders: list[str], corpus: Path, work: Path, threa
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Griffin-Lim против обученного вокодера: PESQ-wb, STOI, CER, RTF.")
     parser.add_argument("--corpus", type=Path, default=Path("data/demo_22k"))
+    parser.add_argument("--meta", default=VAL_FILE,
+                        help=f"чьи записи слушать: файл метаданных корпуса, ни одна его запись не была в обучении "
+                             f"(по умолчанию {VAL_FILE})")
     parser.add_argument("--vocoder", action="append", default=[],
                         help="папка прогона train_vocoder.py (можно несколько)")
     parser.add_argument("--tts-run", type=Path, help="прогон GlowTTS для CER и RTF полного синтеза")
@@ -143,7 +148,7 @@ def main(argv=None) -> int:
 
     tts_config = load_config(args.tts_run / "config.json" if args.tts_run else ROOT / "config.json")
     ap = AudioProcessor(tts_config.audio)
-    clips = held_out_clips(args.corpus, ap)
+    clips = held_out_clips(args.corpus, args.meta, ap)
     seconds = sum(len(audio) for _, audio in clips) / ap.sample_rate
     print(f"Копия-синтез {len(clips)} отложенных фраз {args.corpus} ({seconds:.0f} с):")
     gl = scores(clips, copy_synthesis(GriffinLim(ap, torch.device("cpu")), clips, ap), ap.sample_rate)

@@ -241,32 +241,12 @@ def _load_state(checkpoint: Path) -> dict:
 
 def _check_matches(state: dict, model, checkpoint: Path, config_path: Path) -> None:
     """Name the mismatch instead of PyTorch's wall of size errors."""
-    trained = ((state.get("config") or {}).get("characters") or {}).get("characters")
-    ours = model.config.characters.characters
-    if trained is not None and trained != ours:
-        raise VoiceError(
-            f"модель {checkpoint.name} обучена с другим набором символов, чем в {config_path}: "
-            f"{trained!r} ≠ {ours!r}; возьмите config.json из папки её запуска"
-        )
-    expected = model.state_dict()
-    for name, tensor in state["model"].items():
-        if name in expected and expected[name].shape != tensor.shape:
-            if name == "encoder.emb.weight":
-                raise VoiceError(
-                    f"модель {checkpoint.name} обучена с другим набором символов: в чекпоинте {tensor.shape[0]} "
-                    f"символов, по конфигу {config_path} — {expected[name].shape[0]}"
-                )
-            raise VoiceError(
-                f"чекпоинт {checkpoint.name} не подходит к конфигу {config_path}: размеры слоя {name} "
-                f"{tuple(tensor.shape)} ≠ {tuple(expected[name].shape)} (другие размеры сети?)"
-            )
-    missing = sorted(set(expected) - set(state["model"]))
-    unexpected = sorted(set(state["model"]) - set(expected))
-    if missing or unexpected:
-        raise VoiceError(
-            f"чекпоинт {checkpoint.name} не от этой модели GlowTTS: "
-            f"нет {len(missing)} слоёв, лишних {len(unexpected)} (например {(missing or unexpected)[0]})"
-        )
+    from rutts.checkpoints import describe_mismatch
+
+    problem = describe_mismatch(state, model)
+    if problem:
+        raise VoiceError(f"чекпоинт {checkpoint.name} не подходит к конфигу {config_path}: {problem}; "
+                         "возьмите config.json из папки его прогона")
 
 
 # ---------------------------------------------------------------- the voice

@@ -61,20 +61,20 @@ def available_presets() -> list[str]:
     return sorted(p.stem for p in PRESETS_DIR.glob("*.json"))
 
 
-def _deep_merge(base: dict, update: dict, where: str) -> dict:
+def deep_merge(base: dict, update: dict, where: str) -> dict:
     for key, value in update.items():
         if isinstance(base, list) and key.isdigit() and int(key) < len(base):
             key = int(key)
         elif key not in base:
             raise TrainingSetupError(f"Неизвестные параметры: {where}: поля «{key}» нет в конфиге")
         if isinstance(value, dict) and isinstance(base[key], dict | list) and key != "encoder_params":
-            _deep_merge(base[key], value, f"{where}.{key}")
+            deep_merge(base[key], value, f"{where}.{key}")
         else:
             base[key] = value
     return base
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -88,7 +88,7 @@ def load_config(config_path: str | Path, preset: str | None = None, overrides: l
     from TTS.tts.configs.glow_tts_config import GlowTTSConfig
 
     config_path = Path(config_path)
-    data = _read_json(config_path)
+    data = read_json(config_path)
     if data.get("model") != "glow_tts":
         raise TrainingSetupError(f"{config_path}: это не конфиг GlowTTS (model = {data.get('model')!r})")
     config = GlowTTSConfig()
@@ -100,14 +100,14 @@ def load_config(config_path: str | Path, preset: str | None = None, overrides: l
         preset_path = PRESETS_DIR / f"{preset}.json" if not preset.endswith(".json") else Path(preset)
         if not preset_path.exists():
             raise TrainingSetupError(f"Нет пресета «{preset}». Есть: {', '.join(available_presets())}")
-        merged = _deep_merge(config.to_dict(), _read_json(preset_path), preset_path.name)
+        merged = deep_merge(config.to_dict(), read_json(preset_path), preset_path.name)
         config.from_dict(merged)
     if overrides:
-        config.from_dict(_deep_merge(config.to_dict(), _parse_overrides(overrides), "--coqpit"))
+        config.from_dict(deep_merge(config.to_dict(), parse_overrides(overrides), "--coqpit"))
     return config
 
 
-def _parse_overrides(arguments: list[str]) -> dict:
+def parse_overrides(arguments: list[str]) -> dict:
     """`--coqpit.a.b=value` (or `--coqpit.a.b value`) → {"a": {"b": value}}; values are JSON where they parse."""
     result: dict = {}
     tokens = list(arguments)

@@ -24,9 +24,9 @@ from rutts.training import (
     GuardedTrainer,
     Limits,
     TrainingSetupError,
-    _deep_merge,
-    _parse_overrides,
-    _read_json,
+    deep_merge,
+    parse_overrides,
+    read_json,
     configure_device,
     set_aside_unreadable_checkpoints,
 )
@@ -59,7 +59,7 @@ def read_tts_config(path: Path):
     try:
         return load_config(path)
     except TrainingSetupError as error:
-        if "не конфиг GlowTTS" in str(error) and "generator_model" in _read_json(Path(path)):
+        if "не конфиг GlowTTS" in str(error) and "generator_model" in read_json(Path(path)):
             raise TrainingSetupError(f"{path} — конфиг вокодера, а не TTS: --tts-run/--tts-config называют прогон "
                                      "или конфиг GlowTTS; продолжить прогон вокодера — --continue-path") from None
         raise
@@ -73,7 +73,7 @@ def _merge(config: dict, update: dict, where: str) -> dict:
                                  "мелы совпадали; меняйте их там, а не в настройках вокодера")
     update = dict(update)
     config["discriminator_model_params"].update(update.pop("discriminator_model_params", {}))
-    return _deep_merge(config, update, where)
+    return deep_merge(config, update, where)
 
 
 def vocoder_config(tts_config, preset: str | None = None, overrides: list[str] | None = None,
@@ -85,9 +85,9 @@ def vocoder_config(tts_config, preset: str | None = None, overrides: list[str] |
         preset_path = VOCODER_PRESETS_DIR / f"{preset}.json" if not preset.endswith(".json") else Path(preset)
         if not preset_path.is_file():
             raise TrainingSetupError(f"Нет пресета вокодера «{preset}». Есть: {', '.join(available_vocoder_presets())}")
-        merged = _merge(merged, _read_json(preset_path), preset_path.name)
+        merged = _merge(merged, read_json(preset_path), preset_path.name)
     if overrides:
-        merged = _merge(merged, _parse_overrides(overrides), "--coqpit")
+        merged = _merge(merged, parse_overrides(overrides), "--coqpit")
     merged["audio"] = tts_config.audio.to_dict()
     merged["data_path"] = str(data or tts_config.datasets[0].path)
     merged["output_path"] = tts_config.output_path
