@@ -26,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rutts.dataset import VAL_FILE  # noqa: E402
+from rutts.dataset import VAL_FILE, DatasetError  # noqa: E402
 
 RTF_TEXT = ("Добрый день! Сегодня мы разберём третий урок курса. Откройте файл с таблицей и найдите второй столбец. "
             "Если значение пустое, программа выведет предупреждение, а не ошибку. Повторите упражнение дважды, "
@@ -148,7 +148,10 @@ def main(argv=None) -> int:
 
     tts_config = load_config(args.tts_run / "config.json" if args.tts_run else ROOT / "config.json")
     ap = AudioProcessor(tts_config.audio)
-    clips = held_out_clips(args.corpus, args.meta, ap)
+    try:
+        clips = held_out_clips(args.corpus, args.meta, ap)
+    except DatasetError as error:
+        parser.error(str(error))
     seconds = sum(len(audio) for _, audio in clips) / ap.sample_rate
     print(f"Копия-синтез {len(clips)} отложенных фраз {args.corpus} ({seconds:.0f} с):")
     gl = scores(clips, copy_synthesis(GriffinLim(ap, torch.device("cpu")), clips, ap), ap.sample_rate)
