@@ -26,7 +26,7 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rutts.dataset import VAL_FILE, DatasetError  # noqa: E402
+from rutts.dataset import VAL_FILE, DatasetError, read_metadata, wav_path  # noqa: E402
 
 RTF_TEXT = ("Добрый день! Сегодня мы разберём третий урок курса. Откройте файл с таблицей и найдите второй столбец. "
             "Если значение пустое, программа выведет предупреждение, а не ошибку. Повторите упражнение дважды, "
@@ -35,8 +35,6 @@ RTF_TEXT = ("Добрый день! Сегодня мы разберём тре�
 
 def held_out_clips(corpus: Path, meta: str, ap) -> list[tuple[str, np.ndarray]]:
     """(id, audio as the vocoder sees it: loaded and silence-trimmed by Coqui's AudioProcessor) of `meta`."""
-    from rutts.dataset import read_metadata, wav_path
-
     return [(utt_id, ap.load_wav(str(wav_path(corpus, utt_id)))) for utt_id, _ in read_metadata(corpus / meta)]
 
 
