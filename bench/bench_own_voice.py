@@ -3,6 +3,7 @@ training from scratch on the same minutes for the same number of steps.
 
     nice -n 15 python bench/bench_own_voice.py --base outputs/<base run> --minutes 5 10 20 --steps 300
     nice -n 15 python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --lrs 1e-4 3e-4 1e-3 --steps 150
+    nice -n 15 python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --steps 1200 --curve 300 --parallel 2
     nice -n 15 python bench/bench_own_voice.py --quick          # end to end in ~10 min: a 40-step base, 1 minute
 
 Stand-in for her voice: RHVoice --voice (female; the base model, trained on the demo corpus's male teacher, never heard
@@ -246,6 +247,18 @@ class Scorer:
                 "cer": round(self.meter.score(list(zip(wavs, self.texts))).cer, 4)}
 
 
+def score_checkpoints(run: Path, scorer: Scorer, texts: list[str], folder: Path, low: float, top: float) -> list:
+    """Similarity, share and CER of every checkpoint_<step>.pth of a run: how the voice moves with training."""
+    points = []
+    for checkpoint in sorted(run.glob("checkpoint_*.pth"), key=lambda p: int(p.stem.rsplit("_", 1)[-1])):
+        step = int(checkpoint.stem.rsplit("_", 1)[-1])
+        scores = scorer.score(synthesize(str(checkpoint), texts, folder / f"step_{step}"))
+        points.append({"step": step, **scores, "share": round(share(scores["similarity"], low, top), 3)})
+        print(f"  {run.parent.name} step {step}: similarity {scores['similarity']:.3f} "
+              f"(share {points[-1]['share']:.0%}), CER {scores['cer']:.3f}", flush=True)
+    return points
+
+
 def share(similarity: float, base: float, top: float) -> float:
     """How much of the distance from base-vs-target to target-vs-itself a model covers."""
     return (similarity - base) / (top - base) if top != base else 0.0
@@ -268,6 +281,8 @@ def main(argv=None) -> int:
     parser.add_argument("--lrs", type=float, nargs="+", help="подбор lr: дообучить с каждым (на первом --minutes)")
     parser.add_argument("--warmup", type=int, help="warmup_steps поверх пресета finetune")
     parser.add_argument("--no-scratch", action="store_true", help="без обучения с нуля")
+    parser.add_argument("--curve", type=int, metavar="K",
+                        help="сохранять чекпоинт каждые K шагов и оценить каждый: сходство и CER против шагов")
     parser.add_argument("--parallel", type=int, default=1,
                         help="обучать столько моделей сразу, по одному потоку каждая (2 на 2 ядрах)")
     parser.add_argument("--voice", default="elena", help="голос RHVoice вместо её голоса (по умолчанию elena)")
@@ -317,6 +332,9 @@ def main(argv=None) -> int:
             if not args.no_scratch:
                 jobs.append((f"scratch_{minutes:g}min", minutes,
                              ["--preset", "cpu", "--data", str(corpus), "--max-steps", str(args.steps)]))
+    if args.curve:
+        jobs = [(name, minutes, job + [f"--coqpit.save_step={args.curve}", "--coqpit.save_n_checkpoints=1000"])
+                for name, minutes, job in jobs]
     threads = 1 if args.parallel > 1 else None
     with ThreadPoolExecutor(args.parallel) as pool:
         infos = list(pool.map(lambda job: train(job[0], job[2], work / "runs", threads), jobs))
@@ -325,6 +343,8 @@ def main(argv=None) -> int:
         row = {"model": name, "minutes": minutes, **info, **scores,
                "share": round(share(scores["similarity"], low, top), 3)}
         results["models"].append(row)
+        if args.curve:
+            row["curve"] = score_checkpoints(Path(info["run"]), scorer, held_texts, work / "synth" / name, low, top)
         print(f"{name}: similarity {scores['similarity']:.3f} (share {row['share']:.0%}), CER {scores['cer']:.3f}, "
               f"{info['steps']} steps, {info['wall_minutes']} min wall, {info['cpu_minutes']} CPU min", flush=True)
         (work / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
