@@ -197,6 +197,11 @@ class GuardedTrainer(Trainer):
 
     def __init__(self, *args, limits: Limits | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.args.continue_path and not self.use_cuda and self.config.mixed_precision:
+            # A GPU run continued on the CPU: Trainer reloads its config.json (fp16 on) after configure_device,
+            # and on the CPU that would mean bfloat16 autocast: slower steps and other numbers.
+            log.info("продолжение без GPU: mixed_precision выключен")
+            self.config.mixed_precision = False
         self.limits = limits or Limits()
         self.nonfinite_total = 0
         self.nonfinite_streak = 0

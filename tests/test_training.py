@@ -262,6 +262,17 @@ def test_fp16_back_off_is_written_into_the_run_config_and_kept_on_resume(tiny_co
     assert resumed.config.mixed_precision is False
 
 
+def test_a_gpu_run_continued_on_the_cpu_trains_in_fp32(tiny_config_path):
+    config = load_config(tiny_config_path)
+    config.mixed_precision = True  # a GPU run's config.json
+    run = build_trainer(config, limits=Limits(max_steps=4))
+    run.save_checkpoint()
+    assert json.loads((run.output_path / "config.json").read_text())["mixed_precision"] is True
+    resumed = build_trainer(load_config(run.output_path / "config.json"), continue_path=run.output_path,
+                            limits=Limits(max_steps=4))
+    assert resumed.config.mixed_precision is False
+
+
 def test_interrupt_saves_runs_the_interrupt_callbacks_and_tears_down_ddp(tiny_config_path, tmp_path):
     import torch.distributed as dist
 
