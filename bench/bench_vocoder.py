@@ -62,14 +62,17 @@ def scores(clips, waves, rate: int) -> dict:
 
 
 def step_minutes(run: Path) -> dict[int, float]:
-    """Minutes of training at each logged step, from the wall time of the generator's loss events."""
+    """Minutes of training at each logged step, from the wall time of the generator's loss events. A gap much longer
+    than the usual one between logged steps is a stop and a --continue-path: it counts as one usual gap."""
     from tensorboard.backend.event_processing import event_accumulator as ea
 
     events = ea.EventAccumulator(str(run), size_guidance={ea.SCALARS: 0})
     events.Reload()
-    points = events.Scalars("TrainIterStats/loss_1")
-    start = min(p.wall_time for p in points)
-    return {p.step: (p.wall_time - start) / 60 for p in points}
+    points = sorted(events.Scalars("TrainIterStats/loss_1"), key=lambda p: p.step)
+    gaps = np.diff([p.wall_time for p in points])
+    usual = float(np.median(gaps)) if gaps.size else 0.0
+    minutes = np.concatenate([[0.0], np.cumsum(np.where(gaps > 5 * usual, usual, gaps))]) / 60
+    return {p.step: float(m) for p, m in zip(points, minutes)}
 
 
 def minutes_at(table: dict[int, float], step: int) -> float:
