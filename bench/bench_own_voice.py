@@ -15,7 +15,8 @@ N-minute corpus. Held-out sentences (in neither the script nor the demo corpus) 
 
 Scores on the held-out sentences: speaker similarity (cosine of resemblyzer speaker embeddings, synthesized speech
 against the held-out recordings; target-vs-itself, half against half, and base-vs-target are the ends of the scale;
-"share" is how much of that distance a model covers) and Whisper-base CER. Needs requirements-eval.txt.
+"share" is how much of that distance a model covers; the held-out recordings through our mel and Griffin-Lim show
+the most a Griffin-Lim model can reach) and Whisper-base CER. Needs requirements-eval.txt.
 Everything is kept in --work (default outputs/bench_own_voice/); a rerun skips what is done; results.json at the end.
 """
 import argparse
@@ -224,6 +225,27 @@ def synthesize(model: str, texts: list[str], folder: Path) -> list[Path]:
     return wavs
 
 
+def griffin_lim_copies(recordings: list[Path], folder: Path) -> list[Path]:
+    """The recordings through our mel and Griffin-Lim: the closest a model heard through Griffin-Lim can get."""
+    import torch
+    from TTS.utils.audio import AudioProcessor
+
+    from rutts.synth import SynthesisConfig
+    from rutts.training import load_config
+    from rutts.vocoder import GriffinLim
+
+    wavs = [folder / w.name for w in recordings]
+    if all(w.is_file() for w in wavs):
+        return wavs
+    folder.mkdir(parents=True, exist_ok=True)
+    ap = AudioProcessor(load_config(ROOT / "config.json").audio)
+    griffin_lim = GriffinLim(ap, torch.device("cpu"))
+    for source, wav in zip(recordings, wavs):
+        mel = torch.from_numpy(ap.melspectrogram(ap.load_wav(str(source))).astype(np.float32)).T.unsqueeze(0)
+        write_wav(wav, griffin_lim(mel, [mel.shape[1]], SynthesisConfig())[0], ap.sample_rate)
+    return wavs
+
+
 class Scorer:
     def __init__(self, reference: list[Path], texts: list[str]):
         from resemblyzer import VoiceEncoder
@@ -314,7 +336,10 @@ def main(argv=None) -> int:
     results["base_vs_target"] = base_scores["similarity"]
     results["models"].append({"model": "base", "minutes": 0, **base_scores})
     low, top = base_scores["similarity"], scorer.self_similarity
-    print(f"scale: base vs target {low:.3f} … target vs itself {top:.3f}; base CER {base_scores['cer']:.3f}")
+    ceiling = scorer.score(griffin_lim_copies(reference, work / "synth" / "target_griffin_lim"))["similarity"]
+    results["target_through_griffin_lim"] = ceiling
+    print(f"scale: base vs target {low:.3f} … target vs itself {top:.3f} (through Griffin-Lim {ceiling:.3f}, "
+          f"share {share(ceiling, low, top):.0%}); base CER {base_scores['cer']:.3f}")
 
     finetune = ["--preset", "finetune", "--restore-path", base, "--max-steps", str(args.steps)]
     if args.warmup is not None:
@@ -349,7 +374,8 @@ def main(argv=None) -> int:
               f"{info['steps']} steps, {info['wall_minutes']} min wall, {info['cpu_minutes']} CPU min", flush=True)
         (work / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 
-    print(f"\nheld-out sentences: {len(held_texts)}; target vs itself {top:.3f}, base vs target {low:.3f}")
+    print(f"\nheld-out sentences: {len(held_texts)}; target vs itself {top:.3f}, base vs target {low:.3f}, "
+          f"target through Griffin-Lim {ceiling:.3f} (share {share(ceiling, low, top):.0%})")
     print(f"{'model':<22} {'min':>4} {'similarity':>10} {'share':>6} {'CER':>6} {'steps':>6} {'wall':>6} {'CPU':>6}")
     for row in results["models"]:
         share_text = f"{row['share']:.0%}" if "share" in row else "—"
