@@ -316,6 +316,8 @@ def main(argv=None) -> int:
         args.minutes, args.steps = [1.0], 10
     if not args.base and not args.quick:
         parser.error("нужна --base (или --quick)")
+    if args.curve is not None and args.curve < 1:
+        parser.error(f"--curve: чекпоинт каждые K шагов, K ≥ 1 (дано {args.curve})")
     work = args.work
     work.mkdir(parents=True, exist_ok=True)
     base = args.base or quick_base(work)
