@@ -3,7 +3,7 @@ training from scratch on the same minutes for the same number of steps.
 
     nice -n 15 python bench/bench_own_voice.py --base outputs/<base run> --minutes 5 10 20 --steps 300
     nice -n 15 python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --lrs 1e-4 3e-4 1e-3 --steps 150
-    nice -n 15 python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --steps 1200 --curve 300 --parallel 2
+    python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --steps 900 --curve 300 --parallel 2
     nice -n 15 python bench/bench_own_voice.py --quick          # end to end in ~10 min: a 40-step base, 1 minute
 
 Stand-in for her voice: RHVoice --voice (female; the base model, trained on the demo corpus's male teacher, never heard
@@ -228,9 +228,9 @@ def synthesize(model: str, texts: list[str], folder: Path) -> list[Path]:
 def griffin_lim_copies(recordings: list[Path], folder: Path) -> list[Path]:
     """The recordings through our mel and Griffin-Lim: the closest a model heard through Griffin-Lim can get."""
     import torch
+    from bench_vocoder import copy_synthesis
     from TTS.utils.audio import AudioProcessor
 
-    from rutts.synth import SynthesisConfig
     from rutts.training import load_config
     from rutts.vocoder import GriffinLim
 
@@ -239,10 +239,9 @@ def griffin_lim_copies(recordings: list[Path], folder: Path) -> list[Path]:
         return wavs
     folder.mkdir(parents=True, exist_ok=True)
     ap = AudioProcessor(load_config(ROOT / "config.json").audio)
-    griffin_lim = GriffinLim(ap, torch.device("cpu"))
-    for source, wav in zip(recordings, wavs):
-        mel = torch.from_numpy(ap.melspectrogram(ap.load_wav(str(source))).astype(np.float32)).T.unsqueeze(0)
-        write_wav(wav, griffin_lim(mel, [mel.shape[1]], SynthesisConfig())[0], ap.sample_rate)
+    clips = [(source.stem, ap.load_wav(str(source))) for source in recordings]
+    for wav, audio in zip(wavs, copy_synthesis(GriffinLim(ap, torch.device("cpu")), clips, ap)):
+        write_wav(wav, audio, ap.sample_rate)
     return wavs
 
 
@@ -271,8 +270,10 @@ class Scorer:
 
 def score_checkpoints(run: Path, scorer: Scorer, texts: list[str], folder: Path, low: float, top: float) -> list:
     """Similarity, share and CER of every checkpoint_<step>.pth of a run: how the voice moves with training."""
+    from rutts.checkpoints import numbered
+
     points = []
-    for checkpoint in sorted(run.glob("checkpoint_*.pth"), key=lambda p: int(p.stem.rsplit("_", 1)[-1])):
+    for checkpoint in numbered(run, "checkpoint"):
         step = int(checkpoint.stem.rsplit("_", 1)[-1])
         scores = scorer.score(synthesize(str(checkpoint), texts, folder / f"step_{step}"))
         points.append({"step": step, **scores, "share": round(share(scores["similarity"], low, top), 3)})

@@ -198,7 +198,7 @@ class GuardedTrainer(Trainer):
     def __init__(self, *args, limits: Limits | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         if self.args.continue_path and not self.use_cuda and self.config.mixed_precision:
-            # A GPU run continued on the CPU: Trainer reloads its config.json (fp16 on) after configure_device,
+            # A GPU run continued on the CPU: Trainer reloads its config.json (fp16 on),
             # and on the CPU that would mean bfloat16 autocast: slower steps and other numbers.
             log.info("продолжение без GPU: mixed_precision выключен")
             self.config.mixed_precision = False
@@ -465,8 +465,7 @@ def build_trainer(config, *, continue_path=None, restore_path=None, output_path=
         if best_checkpoint(continue_path) is None:
             raise TrainingSetupError(f"В {continue_path} нет читаемых чекпойнтов: продолжать нечего")
         set_aside_unreadable_checkpoints(Path(continue_path))
-        config = load_config(run_config)
-        configure_device(config)
+        config = load_config(run_config)  # Trainer reloads it too; GuardedTrainer then turns fp16 off without a GPU
     if restore_path:
         try:
             restore_path = restore_source(restore_path)
