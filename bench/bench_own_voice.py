@@ -4,6 +4,7 @@ training from scratch on the same minutes for the same number of steps.
     nice -n 15 python bench/bench_own_voice.py --base outputs/<base run> --minutes 5 10 20 --steps 300
     nice -n 15 python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --lrs 1e-4 3e-4 1e-3 --steps 150
     python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --steps 900 --curve 300 --parallel 2
+    python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --steps 5000 --max-minutes 60 --parallel 2
     nice -n 15 python bench/bench_own_voice.py --quick          # end to end in ~10 min: a 40-step base, 1 minute
 
 Stand-in for her voice: RHVoice --voice (female; the base model, trained on the demo corpus's male teacher, never heard
@@ -198,13 +199,17 @@ def train(name: str, args: list[str], runs: Path, threads: int | None = None) ->
             cpu = (usage.ru_utime + usage.ru_stime) / 60
         else:  # Windows: CPU time is not reported
             process.wait()
-    if process.returncode != 0:
+    # 130: stopped with Ctrl-C or SIGTERM, the checkpoint of that step saved: scored like a finished run.
+    if process.returncode not in (0, 130):
         raise subprocess.CalledProcessError(process.returncode, command)
     wall = time.monotonic() - started
     run = next(p for p in out.iterdir() if p.is_dir())
     steps = max(int(p.stem.rsplit("_", 1)[-1]) for p in run.glob("checkpoint_*.pth"))
+    if process.returncode == 130:
+        print(f"{name}: stopped by a signal at step {steps}, scored as it is", flush=True)
     info = {"run": str(run), "steps": steps, "wall_minutes": round(wall / 60, 1),
-            "cpu_minutes": None if cpu is None else round(cpu, 1), "threads": threads}
+            "cpu_minutes": None if cpu is None else round(cpu, 1), "threads": threads,
+            "stopped": process.returncode == 130}
     done.write_text(json.dumps(info), encoding="utf-8")
     return info
 
@@ -301,6 +306,8 @@ def main(argv=None) -> int:
     parser.add_argument("--base", help="папка прогона базовой модели (демо-корпус, мужской голос)")
     parser.add_argument("--minutes", type=float, nargs="+", default=[5, 10, 20], help="минуты записей")
     parser.add_argument("--steps", type=int, default=300, help="шагов обучения на каждую модель")
+    parser.add_argument("--max-minutes", type=float,
+                        help="и не дольше стольких минут на модель (дообучение и с нуля получают одно время)")
     parser.add_argument("--lrs", type=float, nargs="+", help="подбор lr: дообучить с каждым (на первом --minutes)")
     parser.add_argument("--warmup", type=int, help="warmup_steps поверх пресета finetune")
     parser.add_argument("--no-scratch", action="store_true", help="без обучения с нуля")
@@ -317,6 +324,8 @@ def main(argv=None) -> int:
         args.minutes, args.steps = [1.0], 10
     if not args.base and not args.quick:
         parser.error("нужна --base (или --quick)")
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        parser.error(f"--max-minutes: больше нуля (дано {args.max_minutes:g})")
     if args.curve is not None and args.curve < 1:
         parser.error(f"--curve: чекпоинт каждые K шагов, K ≥ 1 (дано {args.curve})")
     work = args.work
@@ -360,6 +369,8 @@ def main(argv=None) -> int:
             if not args.no_scratch:
                 jobs.append((f"scratch_{minutes:g}min", minutes,
                              ["--preset", "cpu", "--data", str(corpus), "--max-steps", str(args.steps)]))
+    if args.max_minutes:
+        jobs = [(name, minutes, job + ["--max-minutes", f"{args.max_minutes:g}"]) for name, minutes, job in jobs]
     if args.curve:
         jobs = [(name, minutes, job + [f"--coqpit.save_step={args.curve}", "--coqpit.save_n_checkpoints=1000"])
                 for name, minutes, job in jobs]

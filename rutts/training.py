@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 PRESETS_DIR = Path(__file__).resolve().parent.parent / "presets"
 NONFINITE_STREAK_LIMIT = 3
+EARLY_STOP_STATE = "early_stop.json"  # in the run folder: the early-stop count survives --continue-path
 LR_FIELDS = ("lr", "lr_gen", "lr_disc")  # config fields the optimizers take their lr from (GlowTTS, a GAN's G and D)
 # What the in-training health checks look at.
 HEALTH_KEYS = ("loss", "log_mle", "loss_dur", "current_lr", "grad_norm", "amp_scaler", "nonfinite_steps",
@@ -345,17 +346,31 @@ class GuardedTrainer(Trainer):
 
     def _count_evaluation(self, eval_loss: float) -> str | None:
         """Evaluations since the best eval loss; the reason to stop once there are `early_stop` of them."""
-        if self._best_eval is None:  # a continued run starts from the best eval loss it had
-            restored = self.best_loss.get("eval_loss") if isinstance(self.best_loss, dict) else None
-            self._best_eval = restored if restored is not None else math.inf
+        if self._best_eval is None:
+            self._best_eval, self._evals_without_gain = self._early_stop_state()
         if eval_loss < self._best_eval:
             self._best_eval, self._evals_without_gain = eval_loss, 0
-            return None
-        self._evals_without_gain += 1
+        else:
+            self._evals_without_gain += 1
+        if self._is_main_process:
+            state = {"best_eval_loss": self._best_eval, "evaluations_without_gain": self._evals_without_gain}
+            with atomic_output(Path(self.output_path) / EARLY_STOP_STATE) as temp:
+                temp.write_text(json.dumps(state), encoding="utf-8")
         if self.limits.early_stop and self._evals_without_gain >= self.limits.early_stop:
             return (f"ранняя остановка: eval loss не улучшился за {self._evals_without_gain} оценок "
                     f"(лучший {self._best_eval:.4f})")
         return None
+
+    def _early_stop_state(self) -> tuple[float, int]:
+        """Best eval loss and evaluations since it: what a continued run had, else a fresh start."""
+        if self.args.continue_path:
+            try:
+                state = json.loads((Path(self.output_path) / EARLY_STOP_STATE).read_text(encoding="utf-8"))
+                return float(state["best_eval_loss"]), int(state["evaluations_without_gain"])
+            except (OSError, ValueError, KeyError, TypeError):  # a run from before this file, or a damaged one
+                pass
+        restored = self.best_loss.get("eval_loss") if isinstance(self.best_loss, dict) else None
+        return (restored if restored is not None else math.inf), 0
 
     def _health_check(self):
         for finding in self.history.check(steps_per_epoch=len(self.train_loader or []) or None):

@@ -320,3 +320,17 @@ def test_early_stop_after_evaluations_without_a_better_eval_loss(tiny_config_pat
     best = torch.load(trainer.output_path / "best_model.pth", map_location="cpu", weights_only=False)
     assert best["step"] == evaluations[0][0]  # the first evaluation stayed the best
     assert (trainer.output_path / f"checkpoint_{trainer.total_steps_done}.pth").is_file()
+
+
+def test_early_stop_count_survives_a_continued_run(tiny_config_path):
+    config = load_config(tiny_config_path)
+    config.lr = 0.0
+    first = build_trainer(config, limits=Limits(max_steps=60, early_stop=2))
+    first.fit()
+    assert first.stop_reason.startswith("ранняя остановка: eval loss не улучшился за 2 оценок")
+    # Two evaluations without gain are behind it: with --early-stop 3 the next one ends the run.
+    resumed = build_trainer(load_config(first.output_path / "config.json"), continue_path=first.output_path,
+                            limits=Limits(max_steps=first.total_steps_done + 60, early_stop=3))
+    resumed.fit()
+    assert resumed.stop_reason.startswith("ранняя остановка: eval loss не улучшился за 3 оценок"), resumed.stop_reason
+    assert len(resumed.history.series()["EvalStats/avg_loss"]) == 1
