@@ -8,6 +8,7 @@ the later steps behind placeholders (`Shelf`), so ru-normalizr does not read the
     versions              Python 3.12, v1.2.3, версия 2.0 → "три точка двенадцать"
     colon numbers         в 19:00 (clock), на 3:15 в видео (position), 2:1 (score), 1:100 (ratio), 16:9 (format)
     sizes                 1920×1080 → "тысяча девятьсот двадцать на тысячу восемьдесят"
+    comparisons           x > 5, a != b, y ≤ 0 → "икс больше пяти", "эй не равно би"
     counted numbers       "о 5 ошибках", "21 минуту", "250 руб.", "5 ГБ", "с 72 до 91 балла", "1,5 часа"
     labels                "урок 7", "на стр. 15", "Excel 2019" → the number as it is ("семь")
 Latin words are left in place for the lexicon and for ru-normalizr's transliteration; `spell_letters` runs after
@@ -305,6 +306,27 @@ def _size(match: re.Match) -> str:
     return " на ".join([cardinal(numbers[0])] + [cardinal(n, "accs") for n in numbers[1:]])
 
 
+# --- comparisons: x > 5, a != b ------------------------------------------------------------------------------------
+
+# Spaced between two operands only, so "<div>", a quote's ">" and "->" are left alone. A whole number that ends the
+# comparison takes the case of the sign's word ("больше пяти", "равно нулю"); one with a unit or a noun after it
+# ("= 5 минут", "> 5%") and anything else is left to the later rules and ru-normalizr.
+_COMPARISON_WORDS = {">=": "больше или равно", "≥": "больше или равно", "<=": "меньше или равно",
+                     "≤": "меньше или равно", "!=": "не равно", "≠": "не равно", "==": "равно", "=": "равно",
+                     ">": "больше", "<": "меньше"}
+_COMPARISON_END = r"(?=[.,;!?)]*(?:\s*$|\s+(?:и|или|а|но|то|тогда)\b)|[.,;!?)]+\s)"
+_COMPARISON = re.compile(rf"(?<=[\w)]|{PLACEHOLDER})\s+(>=|<=|!=|==|[<>=≤≥≠])\s+"
+                         rf"(?:(\d+){_COMPARISON_END}|(?=[\w(-]|{PLACEHOLDER}))")
+
+
+def _comparison(match: re.Match, shelf: Shelf) -> str:
+    words = _COMPARISON_WORDS[match.group(1)]
+    if match.group(2) is None:
+        return f" {words} "
+    number = cardinal(int(match.group(2)), "datv" if words.endswith("равно") else "gent")
+    return f" {words} {shelf.put(number)}"
+
+
 # --- counted numbers ---------------------------------------------------------------------------------------------
 
 # Units written as symbols or abbreviations: (pattern, lemma). Scales ("тыс.") count themselves and then
@@ -483,7 +505,8 @@ def apply(text: str, shelf: Shelf) -> str:
     text = _VERSION.sub(lambda m: _shelve(_version(m), m, shelf), text)
     text = _SHORT_DATE.sub(_short_date, text)
     text = _COLON.sub(lambda m: _shelve(_colon(m), m, shelf), text)
-    text = _SIZE.sub(lambda m: _shelve(_size(m), m, shelf), text)
+    text = _SIZE.sub(lambda m: _shelve(_size(m), m, shelf), text)  # before comparisons: it looks for "="
+    text = _COMPARISON.sub(lambda m: _comparison(m, shelf), text)
     text = _ABOUT.sub("около", text)
     text = counted_numbers(text, shelf)
     return _LABEL.sub(lambda m: _label(m, shelf), text)

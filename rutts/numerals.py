@@ -76,11 +76,16 @@ def _inflect_scale(word: str, case: str, count_word: str | None) -> str:
     return form.word if form else word
 
 
+_ZERO = {"gent": "нуля", "datv": "нулю", "ablt": "нулём", "loct": "нуле"}
+
+
 @lru_cache(maxsize=4096)
 def cardinal(n: int, case: str = "nomn", gender: str = "masc", animate: bool = False) -> str:
     """A whole number in words: cardinal(21, "accs", "femn") → "двадцать одну"; 1000–1999 read "тысяча …"."""
     from num2words import num2words
 
+    if n == 0:  # a noun, not a numeral: "больше нуля", "равно нулю"
+        return _ZERO.get(case, "ноль")
     words = num2words(n, lang="ru").split()
     if len(words) > 1 and words[0] in ("одна", "один") and words[1] in _SCALE_NOUNS:
         words = words[1:]
