@@ -308,14 +308,14 @@ def _size(match: re.Match) -> str:
 
 # --- comparisons: x > 5, a != b ------------------------------------------------------------------------------------
 
-# Spaced between two operands only, so "<div>", a quote's ">" and "->" are left alone. A whole number that ends the
+# Spaced between two operands on one line only, so "<div>", a quote's ">" and "->" are left alone. A whole number that ends the
 # comparison takes the case of the sign's word ("больше пяти", "равно нулю"); one with a unit or a noun after it
 # ("= 5 минут", "> 5%") and anything else is left to the later rules and ru-normalizr.
 _COMPARISON_WORDS = {">=": "больше или равно", "≥": "больше или равно", "<=": "меньше или равно",
                      "≤": "меньше или равно", "!=": "не равно", "≠": "не равно", "==": "равно", "=": "равно",
                      ">": "больше", "<": "меньше"}
 _COMPARISON_END = r"(?=[.,;!?)]*(?:\s*$|\s+(?:и|или|а|но|то|тогда)\b)|[.,;!?)]+\s)"
-_COMPARISON = re.compile(rf"(?<=[\w)]|{PLACEHOLDER})\s+(>=|<=|!=|==|[<>=≤≥≠])\s+"
+_COMPARISON = re.compile(rf"(?<=[\w)]|{PLACEHOLDER})[ \t\u00a0\u202f]+(>=|<=|!=|==|[<>=≤≥≠])[ \t\u00a0\u202f]+"
                          rf"(?:(\d+){_COMPARISON_END}|(?=[\w(-]|{PLACEHOLDER}))")
 
 

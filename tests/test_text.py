@@ -183,3 +183,8 @@ def test_command_line_reports_a_missing_lexicon_in_one_line(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120)
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [f"Ошибка: Файл словаря не найден: {tmp_path / 'нет.txt'}"]
+
+
+def test_a_quote_mark_that_starts_a_line_is_not_a_comparison(front_end):
+    assert plain(front_end.normalize("Конец абзаца\n> цитата")) == "конец абзаца цитата"
+    assert plain(front_end.normalize("Конец абзаца > цитата")) == "конец абзаца больше цитата"
