@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 MEL_KEYS = ("sample_rate", "fft_size", "hop_length", "win_length", "num_mels", "mel_fmin", "mel_fmax", "log_func",
             "spec_gain", "preemphasis")
 GRIFFIN_LIM = "griffin-lim"  # `vocoder` value that forces the fallback
+# A generator call on more padded mel frames than this is slower per second of sound on a CPU, not faster: HiFi-GAN
+# V2 on 2 cores, 8 chunks of 800 frames in one call RTF 0.074, each alone 0.020; 8 of 100 frames together 0.020,
+# each alone 0.033 (bench/bench_vocoder.py compares the two with the TTS run's own chunks).
+FRAMES_PER_CALL = 800
 LINK_FILE = "vocoder.json"  # in a TTS run folder: {"vocoder_run": path of the vocoder run, relative to the TTS run}
 
 
@@ -169,23 +173,44 @@ class CoquiVocoder:
         self.tts_ap = tts_ap
         self.sample_rate = self.ap.sample_rate
         self.checkpoint = Path(checkpoint)
+        self.frames_per_call = FRAMES_PER_CALL
 
     @torch.inference_mode()
     def __call__(self, mels: torch.Tensor, frames: list[int], syn: "SynthesisConfig") -> list[np.ndarray]:
-        """The batch in one generator call (chunks come sorted by length, so little is padded: each mel is
-        extended with its own last frame, as Coqui pads). Coqui's generators pad the mel by `inference_padding`
-        frames on each side (HiFi-GAN: 5, 58 ms at 22 kHz): the sound of those frames is cut off again, so the
-        waveform lines up with the mel."""
+        """The batch in generator calls of at most `frames_per_call` padded frames (chunks come sorted by length,
+        so little is padded: each mel is extended with its own last frame, as Coqui pads). Coqui's generators pad
+        the mel by `inference_padding` frames on each side (HiFi-GAN: 5, 58 ms at 22 kHz): the sound of those
+        frames is cut off again, so the waveform lines up with the mel."""
         hop = self.ap.hop_length
         pad = getattr(getattr(self.model, "model_g", self.model), "inference_padding", 0) * hop
-        longest = max(max(frames), 1)
-        features = []
-        for mel, n in zip(mels.float().cpu().numpy(), frames):
-            used = max(n, 1)  # an empty chunk still needs a frame to pad from; its 0 samples are kept below
-            feature = torch.from_numpy(self.ap.normalize(self.tts_ap.denormalize(mel[:used].T))).float()
-            features.append(torch.nn.functional.pad(feature[None], (0, longest - used), mode="replicate")[0])
-        out = self.model.inference(torch.stack(features).to(self.device)).float().cpu().numpy()
-        return [out[i, 0, pad : pad + n * hop] for i, n in enumerate(frames)]
+        waves = []
+        for group in frame_groups(frames, self.frames_per_call):
+            longest = max(max(frames[i] for i in group), 1)
+            features = []
+            for i in group:
+                used = max(frames[i], 1)  # an empty chunk still needs a frame to pad from; its 0 samples are kept
+                mel = mels[i, :used].float().cpu().numpy().T
+                feature = torch.from_numpy(self.ap.normalize(self.tts_ap.denormalize(mel))).float()
+                features.append(torch.nn.functional.pad(feature[None], (0, longest - used), mode="replicate")[0])
+            out = self.model.inference(torch.stack(features).to(self.device)).float().cpu().numpy()
+            waves += [out[k, 0, pad : pad + frames[i] * hop] for k, i in enumerate(group)]
+        return waves
+
+
+def frame_groups(frames: list[int], budget: int) -> list[list[int]]:
+    """Indices of consecutive chunks, grouped so that each group padded to its longest stays within `budget`
+    frames (a chunk longer than that goes alone)."""
+    groups: list[list[int]] = []
+    longest = 0
+    for i, n in enumerate(frames):
+        n = max(n, 1)
+        if groups and (len(groups[-1]) + 1) * max(longest, n) <= budget:
+            groups[-1].append(i)
+            longest = max(longest, n)
+        else:
+            groups.append([i])
+            longest = n
+    return groups
 
 
 def link_vocoder(tts_run: Path, vocoder_run: Path) -> Path:

@@ -24,7 +24,7 @@ from rutts.audio import measure_loudness, true_peak
 from rutts.checkpoints import best_checkpoint
 from rutts.synth import Voice
 from rutts.training import TrainingSetupError
-from rutts.vocoder import GRIFFIN_LIM, LINK_FILE, CoquiVocoder, GriffinLim
+from rutts.vocoder import GRIFFIN_LIM, LINK_FILE, CoquiVocoder, GriffinLim, frame_groups
 from rutts.vocoder_training import (
     build_vocoder_trainer,
     extract_gta_mels,
@@ -441,3 +441,29 @@ def test_vocoder_output_lines_up_with_the_mel(setup, vocoder_run):
     mel = torch.zeros(1, 20, 80)
     (wave,) = vocoder(mel, [12], SynthesisConfig())
     assert wave.size == 12 * hop and wave[0] == pad * hop  # the samples of frames 0..11, nothing of the padding
+
+
+def test_frame_groups_keep_each_generator_call_within_its_budget():
+    assert frame_groups([100] * 8, 800) == [list(range(8))]
+    assert frame_groups([300, 300, 300], 800) == [[0, 1], [2]]
+    assert frame_groups([50, 900, 10], 800) == [[0], [1], [2]]  # a long chunk goes alone
+    assert frame_groups([0, 0], 1) == [[0], [1]]  # an empty chunk still costs a frame
+
+
+def test_every_chunk_gets_its_own_sound_however_the_calls_are_grouped(setup, vocoder_run):
+    from rutts.synth import SynthesisConfig
+
+    run, _, _ = vocoder_run
+    vocoder = Voice.load(setup["tts_run"], vocoder=run).vocoder
+    hop = vocoder.ap.hop_length
+    torch.manual_seed(0)
+    mels = torch.randn(4, 60, 80)
+    frames = [20, 33, 47, 60]
+    vocoder.frames_per_call = 10**6
+    together = vocoder(mels, frames, SynthesisConfig())
+    vocoder.frames_per_call = 1
+    apart = vocoder(mels, frames, SynthesisConfig())
+    for n, one, other in zip(frames, together, apart):
+        assert one.size == other.size == n * hop
+        # only the last frames hear the padding, which differs when a chunk shares a call with longer ones
+        np.testing.assert_allclose(one[: (n - 10) * hop], other[: (n - 10) * hop], atol=1e-5)
