@@ -3,7 +3,7 @@
     python train_glowtts.py                                   # config.json, GPU + fp16 when there is one
     python train_glowtts.py --preset cpu --data data/demo_22k --max-minutes 30
     python train_glowtts.py --continue-path outputs/<run>     # resume after a crash, Ctrl-C or SIGTERM
-    python train_glowtts.py --restore-path outputs/<base run> --preset finetune --data data/my_voice_22k --early-stop 5
+    python train_glowtts.py --restore-path outputs/<base run> --preset finetune --data data/my_voice_22k --max-steps 2000
                                                               # fine-tune a trained model (a run folder or a .pth)
     python train_glowtts.py --coqpit.batch_size=16 --coqpit.lr=5e-4  # any config field
 
