@@ -188,3 +188,11 @@ def test_command_line_reports_a_missing_lexicon_in_one_line(tmp_path):
 def test_a_quote_mark_that_starts_a_line_is_not_a_comparison(front_end):
     assert plain(front_end.normalize("Конец абзаца\n> цитата")) == "конец абзаца цитата"
     assert plain(front_end.normalize("Конец абзаца > цитата")) == "конец абзаца больше цитата"
+
+
+def test_ravno_keeps_the_stress_of_a_comparison(front_end):
+    """The stress model says "р+авно" before a number; in "x = 5", "равно нулю" and "всё равно" it is "равн+о"."""
+    assert "икс равн+о пят+и" in front_end.process("Если x = 5, выходим.")
+    assert "уай не равн+о нул+ю" in front_end.process("Проверьте, что y != 0.")
+    assert "икс равн+о д+есять" in front_end.process("Пусть x равно 10.")
+    assert "р+авно как" in front_end.process("Это важно, равно как и порядок.")
