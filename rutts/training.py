@@ -212,6 +212,7 @@ class GuardedTrainer(Trainer):
         self.elapsed_seconds = 0.0
         self._started = time.monotonic()
         self._stopping = False
+        self._terminated = False  # SIGTERM came
         self._best_eval: float | None = None
         self._evals_without_gain = 0
         # The stock loop calls this hook right before clipping (fp32 path); it is where bad gradients are caught.
@@ -324,6 +325,8 @@ class GuardedTrainer(Trainer):
                 self.history.add(key, step_done, float(value))  # grad_norm arrives as a 0-d tensor
         if self.limits.health_every and self.total_steps_done % self.limits.health_every == 0:
             self._health_check()
+        if self._terminated:
+            raise KeyboardInterrupt
         if self.limits.max_steps is not None and self.total_steps_done >= self.limits.max_steps:
             raise _StopTraining(f"достигнут предел шагов ({self.limits.max_steps})")
         minutes = (time.monotonic() - self._started) / 60
@@ -378,10 +381,16 @@ class GuardedTrainer(Trainer):
                 log.warning("проверка обучения: %s", finding.message)
 
     # --- how the run ends ---------------------------------------------------------------------------
+    def _on_sigterm(self, signum, frame):
+        # Raised where the main thread happens to be; if that is a __del__ (a data loader's iterator, say),
+        # Python prints "Exception ignored" and goes on, so the next step raises it again.
+        self._terminated = True
+        raise KeyboardInterrupt
+
     def fit(self):
         """The stock fit() minus deleting the run folder: the real error is logged and re-raised, Ctrl-C/SIGTERM
         save a checkpoint and run the keyboard-interrupt callbacks, DDP processes are torn down."""
-        previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+        previous = signal.signal(signal.SIGTERM, self._on_sigterm)
         self._started = time.monotonic()
         try:
             self._fit()
@@ -413,10 +422,6 @@ class GuardedTrainer(Trainer):
                 self.dashboard_logger.finish()
             if torch.distributed.is_available() and torch.distributed.is_initialized():
                 torch.distributed.destroy_process_group()
-
-
-def _raise_keyboard_interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 def gpu_peak_memory() -> str | None:

@@ -299,6 +299,29 @@ def test_interrupt_saves_runs_the_interrupt_callbacks_and_tears_down_ddp(tiny_co
             dist.destroy_process_group()
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to itself ends the process on Windows")
+def test_sigterm_swallowed_where_it_landed_still_stops_the_run(tiny_config_path):
+    """A KeyboardInterrupt raised inside a __del__ is only printed; the SIGTERM must still end the run."""
+    trainer = build_trainer(load_config(tiny_config_path), limits=Limits(max_steps=50))
+    model = trainer.model
+    original = model.on_train_step_start
+
+    def start(trainer_):
+        original(trainer_)
+        if trainer_.total_steps_done == 3:
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(0.1)  # the handler runs here
+            except KeyboardInterrupt:
+                pass  # swallowed, as Python does in a destructor
+
+    model.on_train_step_start = start
+    with pytest.raises(KeyboardInterrupt):
+        trainer.fit()
+    assert trainer.total_steps_done == 4
+    assert (trainer.output_path / "checkpoint_4.pth").is_file()
+
+
 def test_max_minutes_ends_the_run_with_a_checkpoint(tiny_config_path):
     config = load_config(tiny_config_path)
     config.save_step = 1000
