@@ -110,43 +110,45 @@ def rtf_of(voice) -> tuple[float, float]:
     return (time.perf_counter() - started) / seconds, voice.stage_seconds["vocoder"] / seconds
 
 
+def one_call(name: str) -> str:
+    return f"{name}, пачка одним вызовом"
+
+
 def tts_rows(tts_run: Path, vocoders: list[str], corpus: Path, work: Path, threads: int, repeat: int) -> list[dict]:
     """RTF of Griffin-Lim and of each vocoder (also with the whole batch in one generator call, as before
     FRAMES_PER_CALL), the sides alternated `repeat` times, the best of each counting (other processes only ever
     add time); then the CER of each voice."""
     from rutts.intelligibility import Meter, synthesize_validation
     from rutts.synth import Voice
-    from rutts.vocoder import FRAMES_PER_CALL, GRIFFIN_LIM, CoquiVocoder
+    from rutts.vocoder import FRAMES_PER_CALL, GRIFFIN_LIM
 
     voices = {"griffin-lim": Voice.load(tts_run, vocoder=GRIFFIN_LIM)}
     voices.update({Path(vocoder).name: Voice.load(tts_run, vocoder=vocoder) for vocoder in vocoders})
-    sides = [(name, name, FRAMES_PER_CALL) for name in voices]
-    sides += [(f"{name}, пачка одним вызовом", name, 10**9) for name in voices if name != "griffin-lim"]
+    trained = [Path(vocoder).name for vocoder in vocoders]
+    sides = [(name, name, FRAMES_PER_CALL) for name in voices] + [(one_call(name), name, 10**9) for name in trained]
     for voice in voices.values():
         voice.synthesize("Разминка перед замером.")
     best = {label: (float("inf"), float("inf")) for label, _, _ in sides}
     for _ in range(repeat):
         for label, name, per_call in sides:
-            if isinstance(voices[name].vocoder, CoquiVocoder):
+            if name in trained:
                 voices[name].vocoder.frames_per_call = per_call
             best[label] = min(best[label], rtf_of(voices[name]))
-    for voice in voices.values():  # the CER below is of the default path
-        if isinstance(voice.vocoder, CoquiVocoder):
-            voice.vocoder.frames_per_call = FRAMES_PER_CALL
+    for name in trained:  # the CER below is of the default path
+        voices[name].vocoder.frames_per_call = FRAMES_PER_CALL
     print(f"  RTF текст → wav на {threads} ядрах, {len(RTF_TEXT)} символов, лучший из {repeat} попеременных:")
     for label, (rtf, vocoder_rtf) in best.items():
         print(f"    {label}: {rtf:.3f} (из них вокодер {vocoder_rtf:.3f})", flush=True)
-    for name in voices:
-        if name != "griffin-lim":
-            ratio = best[f"{name}, пачка одним вызовом"][1] / best[name][1]
-            print(f"    {name}: вокодер пачкой одним вызовом / по {FRAMES_PER_CALL} кадров = {ratio:.2f}×")
+    for name in trained:
+        ratio = best[one_call(name)][1] / best[name][1]
+        print(f"    {name}: вокодер пачкой одним вызовом / по {FRAMES_PER_CALL} кадров = {ratio:.2f}×")
     meter = Meter(threads=threads)
     rows = []
     for name, voice in voices.items():
         report = meter.score(synthesize_validation(voice, corpus, work / name))
         rtf, vocoder_rtf = best[name]
         rows.append({"vocoder": name, "cer": report.cer, "n": report.n, "rtf": rtf, "vocoder_rtf": vocoder_rtf,
-                     "rtf_one_call": best.get(f"{name}, пачка одним вызовом"), "chars": len(RTF_TEXT)})
+                     "rtf_one_call": best.get(one_call(name)), "chars": len(RTF_TEXT)})
         print(f"  TTS с {name}: CER {report.cer:.3f} (N={report.n})", flush=True)
     return rows
 
