@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     peak = gpu_peak_memory()
     if peak:
         print(f"Пик памяти GPU: {peak}")
-    print(f"Лучший чекпойнт: {best}")
+    print(f"Модель для озвучки: {best}")
     print(f"Дальше: python inference.py -m {trainer.output_path} --text \"Привет! Это мой голос.\" -o outputs/hello.wav")
     print(f"Графики и проверка: python view_tensorboard.py {trainer.output_path} --report")
     return 0
