@@ -8,9 +8,11 @@ the later steps behind placeholders (`Shelf`), so ru-normalizr does not read the
     versions              Python 3.12, v1.2.3, версия 2.0 → "три точка двенадцать"
     colon numbers         в 19:00 (clock), на 3:15 в видео (position), 2:1 (score), 1:100 (ratio), 16:9 (format)
     sizes                 1920×1080 → "тысяча девятьсот двадцать на тысячу восемьдесят"
+    math                  x², 10⁶, 2^(-1), f(x), 10 − 4 → "икс в квадрате", "в степени шесть", "эф от икс", "минус"
     comparisons           x > 5, a != b, y ≤ 0 → "икс больше пяти", "эй не равно би"
     counted numbers       "о 5 ошибках", "21 минуту", "250 руб.", "5 ГБ", "с 72 до 91 балла", "1,5 часа"
     labels                "урок 7", "на стр. 15", "Excel 2019" → the number as it is ("семь")
+Code words in capitals that English knows (WHERE, NULL, FALSE) are lowered, so they are read as words, not spelled.
 Latin words are left in place for the lexicon and for ru-normalizr's transliteration; `spell_letters` runs after
 the lexicon and spells what is left of acronyms and vowel-less names letter by letter ("npm" → "эн-пи-эм").
 """
@@ -327,6 +329,48 @@ def _comparison(match: re.Match, shelf: Shelf) -> str:
     return f" {words} {shelf.put(number)}"
 
 
+# --- powers, the minus sign, code words in capitals ----------------------------------------------------------------
+
+# A power of a variable, a number or a bracket: "x²", "(a + b)²", "x^2" → "в квадрате", "a³" → "в кубе",
+# "10⁶", "2^10", "x⁻¹", "e^x" → "в степени шесть / десять / минус один / икс". A Cyrillic base is a unit ("м²"),
+# which ru-normalizr reads itself ("квадратных метров").
+_SUPERSCRIPTS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+_POWER = re.compile(r"(?<=[A-Za-z0-9)\u0370-\u03ff])(?:(?P<sup>⁻?[⁰¹²³⁴⁵⁶⁷⁸⁹]+)|\^(?P<paren>[({])?(?P<exp>-?\d+|[A-Za-z])"
+                    r"(?(paren)[)}]))(?![\w⁰¹²³⁴⁵⁶⁷⁸⁹])")
+
+
+def _power(match: re.Match, shelf: Shelf) -> str:
+    exponent = match.group("sup").translate(_SUPERSCRIPTS) if match.group("sup") else match.group("exp")
+    if exponent in ("2", "3"):
+        return " " + shelf.put("в квадрате" if exponent == "2" else "в кубе")
+    if re.fullmatch(r"-?\d+", exponent):
+        sign = "минус " if exponent.startswith("-") else ""
+        return " " + shelf.put(f"в степени {sign}{cardinal(int(exponent.lstrip('-')))}")
+    return f" в степени {exponent}"  # a letter: spelled later like any other
+
+
+# A one-letter function of its arguments: "f(x)", "C(n, k)", "O(n²)" → "эф от икс", "о от эн в квадрате".
+_FUNCTION = re.compile(r"(?<![\w.])([A-Za-z])\(([^()\n]{1,30})\)")
+
+# "+" and "−" (U+2212) spaced between two operands (shortcuts such as "Ctrl + C" are read before): "плюс", "минус".
+# A hyphen or a dash there is left alone (it is prose). ru-normalizr reads "a + b" too, but not next to a reading
+# already hidden on the shelf ("x² + y²").
+_PLUS_MINUS = re.compile(rf"(?<=[\w)]|{PLACEHOLDER})[ \t\u00a0\u202f]+([+−])[ \t\u00a0\u202f]+(?=[\w(]|{PLACEHOLDER})")
+
+# ru-normalizr spells any capitalized Latin word of up to five letters ("WHERE" → "дабл-ю эйч и ар и"). Code words
+# in capitals are words: one of four or five letters that the English dictionary knows (eng_to_ipa, ru-normalizr's
+# own transliterator) is lowered and read as a word ("WHERE", "NULL", "FALSE", "NASA"). Shorter ones are too often
+# acronyms that are also words ("IT", "US", "ID") and stay spelled unless the lexicon names them.
+_CAPS_WORD = re.compile(r"(?<![\w+#.-])[A-Z]{4,5}(?![\w+#])")
+
+
+def _caps_word(match: re.Match) -> str:
+    import eng_to_ipa
+
+    word = match.group(0).lower()
+    return match.group(0) if "*" in eng_to_ipa.convert(word) else word
+
+
 # --- counted numbers ---------------------------------------------------------------------------------------------
 
 # Units written as symbols or abbreviations: (pattern, lemma). Scales ("тыс.") count themselves and then
@@ -506,9 +550,13 @@ def apply(text: str, shelf: Shelf) -> str:
     text = _SHORT_DATE.sub(_short_date, text)
     text = _COLON.sub(lambda m: _shelve(_colon(m), m, shelf), text)
     text = _SIZE.sub(lambda m: _shelve(_size(m), m, shelf), text)  # before comparisons: it looks for "="
+    text = _FUNCTION.sub(r"\1 от \2", text)
+    text = _POWER.sub(lambda m: _power(m, shelf), text)  # before comparisons: "x² = 4" compares "x в квадрате"
+    text = _PLUS_MINUS.sub(lambda m: " плюс " if m.group(1) == "+" else " минус ", text)
     text = _COMPARISON.sub(lambda m: _comparison(m, shelf), text)
     text = _ABOUT.sub("около", text)
     text = counted_numbers(text, shelf)
+    text = _CAPS_WORD.sub(_caps_word, text)
     return _LABEL.sub(lambda m: _label(m, shelf), text)
 
 

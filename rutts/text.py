@@ -27,7 +27,7 @@ from rutts.course_rules import Shelf
 
 log = logging.getLogger(__name__)
 
-VERSION = "2"  # bump when processing changes, so cached training text is rebuilt
+VERSION = "3"  # bump when processing changes, so cached training text is rebuilt
 STRESS = "+"
 VOWELS = "аеёиоуыэюя"
 CHARACTERS = "абвгдеёжзийклмнопрстуфхцчшщъыьэюя" + STRESS
