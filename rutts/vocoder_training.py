@@ -67,12 +67,19 @@ def read_tts_config(path: Path):
 
 def _merge(config: dict, update: dict, where: str) -> dict:
     """A preset or overrides over the config dict: unknown fields refused, `audio` refused (it comes from the TTS
-    config), discriminator_model_params taken as given (empty by default, its keys depend on the discriminator)."""
+    config). Fields whose keys depend on another field are taken as given: discriminator_model_params (empty by
+    default) and the lr schedulers' params, which replace the default ExponentialLR's."""
     if "audio" in update:
         raise TrainingSetupError(f"{where}: настройки звука вокодера берутся из конфига TTS (поле audio), чтобы "
                                  "мелы совпадали; меняйте их там, а не в настройках вокодера")
     update = dict(update)
     config["discriminator_model_params"].update(update.pop("discriminator_model_params", {}))
+    for params in ("lr_scheduler_gen_params", "lr_scheduler_disc_params"):
+        if params in update:
+            if not isinstance(update[params], dict):
+                raise TrainingSetupError(f"{where}: {params} — словарь параметров планировщика, а не "
+                                         f"{update[params]!r}")
+            config[params] = update.pop(params)
     return deep_merge(config, update, where)
 
 
@@ -97,7 +104,22 @@ def vocoder_config(tts_config, preset: str | None = None, overrides: list[str] |
     except (TypeError, ValueError, KeyError) as error:
         raise TrainingSetupError(f"неверное значение в настройках вокодера: {error}") from None
     _fit_loss_to_audio(config)
+    _check_schedulers(config)
     return config
+
+
+def _check_schedulers(config) -> None:
+    """Each lr scheduler built once on a dummy optimizer, so a wrong name or parameter stops here, not after the
+    data and the model are loaded."""
+    from trainer.trainer_utils import get_scheduler
+
+    for name in ("lr_scheduler_gen", "lr_scheduler_disc"):
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+        try:
+            get_scheduler(getattr(config, name), getattr(config, f"{name}_params"), optimizer)
+        except (AttributeError, TypeError, ValueError) as error:
+            raise TrainingSetupError(f"планировщик {name}={getattr(config, name)!r} с параметрами "
+                                     f"{getattr(config, f'{name}_params')} не создаётся: {error}") from None
 
 
 def _fit_loss_to_audio(config) -> None:

@@ -415,6 +415,37 @@ def test_presets_give_the_v2_generator_and_the_tts_audio(setup):
         vocoder_config(tts_config, "gpu4gb")
 
 
+def test_cpu_preset_slows_the_generator_on_the_step_the_discriminator_starts(setup, tmp_path):
+    """Mel loss alone trains faster at lr 1e-3 (measured: PESQ 1.28 against 1.16 at 3000 steps); with the
+    discriminator the generator goes back to HiFi-GAN's 2e-4, on that very step (per step, not per epoch)."""
+    cpu = json.loads((ROOT / "presets" / "vocoder" / "cpu.json").read_text(encoding="utf-8"))
+    assert cpu["lr_scheduler_gen_params"]["milestones"] == [cpu["steps_to_start_discriminator"]]
+    schedule = {key: cpu[key] for key in ("lr_gen", "lr_disc", "scheduler_after_epoch", "lr_scheduler_gen",
+                                          "lr_scheduler_disc", "lr_scheduler_disc_params")}
+    preset = tmp_path / "tiny_cpu_schedule.json"
+    preset.write_text(json.dumps({**TINY_VOCODER, **schedule, "steps_to_start_discriminator": 3,
+                                  "lr_scheduler_gen_params": {**cpu["lr_scheduler_gen_params"], "milestones": [3]}}))
+    done = train("--tts-run", setup["tts_run"], "--preset", preset, "--max-steps", "6",
+                 "--output-path", tmp_path / "out")
+    assert done.returncode == 0, done.stderr[-3000:]
+    (run,) = runs_in(tmp_path / "out")
+    scalars = health.read_scalars(run)
+    generator = dict(scalars["TrainIterStats/current_lr_1"])
+    assert generator[1] == pytest.approx(1e-3) and generator[2] == pytest.approx(1e-3), generator
+    assert all(generator[step] == pytest.approx(2e-4) for step in (3, 4, 5)), generator
+    assert {round(lr, 8) for _, lr in scalars["TrainIterStats/current_lr_0"]} == {2e-4}
+
+
+def test_a_scheduler_that_cannot_be_built_is_refused_before_training(setup):
+    tts_config = read_tts_config(setup["tts_run"])
+    with pytest.raises(TrainingSetupError, match="lr_scheduler_gen_params — словарь"):
+        vocoder_config(tts_config, "cpu", ["--coqpit.lr_scheduler_gen_params=5"])
+    with pytest.raises(TrainingSetupError, match="'NoSuchLR'.*не создаётся"):
+        vocoder_config(tts_config, "cpu", ["--coqpit.lr_scheduler_gen=NoSuchLR"])
+    with pytest.raises(TrainingSetupError, match="milestones"):  # MultiStepLR's params replaced without them
+        vocoder_config(tts_config, "cpu", ['--coqpit.lr_scheduler_gen_params={"gamma": 0.5}'])
+
+
 def test_evaluation_leaves_out_a_discriminator_that_does_not_train_yet(setup, tmp_path):
     config = vocoder_config(read_tts_config(setup["tts_run"]), str(setup["preset"]),
                             ["--coqpit.steps_to_start_discriminator=1000"])
