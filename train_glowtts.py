@@ -25,6 +25,7 @@ from rutts.training import (
     gpu_peak_memory,
     load_config,
 )
+from rutts.vocoder import vocoder_to_finetune
 
 log = logging.getLogger("train_glowtts")
 
@@ -120,6 +121,10 @@ def main(argv=None) -> int:
     print(f"Модель для озвучки: {best}")
     print(f"Дальше: python inference.py -m {trainer.output_path} --text \"Привет! Это мой голос.\" -o outputs/hello.wav")
     print(f"Графики и проверка: python view_tensorboard.py {trainer.output_path} --report")
+    base_vocoder = vocoder_to_finetune(Path(args.restore_path)) if args.restore_path else None
+    if base_vocoder:
+        print(f"База озвучивала вокодером {base_vocoder}. Дообучите его на этом корпусе, и этот прогон будет "
+              f"озвучивать им:\n  python train_vocoder.py --tts-run {trainer.output_path} --restore-path {base_vocoder}")
     return 0
 
 

@@ -10,6 +10,7 @@ import check_sample_rate
 import train_glowtts
 from rutts.recordings import import_recordings
 from rutts.training import best_checkpoint, load_config
+from rutts.vocoder import link_vocoder, linked_vocoder
 from test_import_recordings import RATE, SCRIPT, home_mic, speak_female
 
 PRESET = Path(__file__).resolve().parent.parent / "presets" / "finetune.json"
@@ -44,12 +45,19 @@ def test_finetune_starts_from_the_restored_model(tiny_config_path, tmp_path, cap
     result = import_recordings([recordings], script, corpus, 22050)
     assert len(result.kept) == len(SCRIPT)
     assert check_sample_rate.main([str(corpus)]) == 0
+    base_vocoder = tmp_path / "outputs_vocoder" / "hifigan_run"
+    base_vocoder.mkdir(parents=True)
+    link_vocoder(base_run, base_vocoder)  # what train_vocoder.py --tts-run did for the base
     capsys.readouterr()
 
     code = train_glowtts.main(["--restore-path", str(base_run), "--preset", "finetune", "--data", str(corpus),
                                "--max-steps", "3", "--output-path", str(tmp_path / "finetune")])
-    assert code == 0, capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert code == 0, err
     run = only_run(tmp_path / "finetune")
+    # the base's vocoder learned the base's voice: the new run keeps Griffin-Lim and says how to fine-tune it
+    assert linked_vocoder(run) is None
+    assert f"python train_vocoder.py --tts-run {run} --restore-path {base_vocoder.resolve()}" in out, out
     config = load_config(run / "config.json")
     preset = json.loads(PRESET.read_text(encoding="utf-8"))
     assert config.lr == preset["lr"] and config.lr_scheduler_params["warmup_steps"] == preset["lr_scheduler_params"][
