@@ -108,6 +108,8 @@ def parse_args(argv):
                    help="итерации Гриффина-Лима (по умолчанию %(default)s)")
     p.add_argument("--gl-momentum", "--gl_momentum", type=momentum, default=D.gl_momentum,
                    help="момент быстрого Гриффина-Лима (по умолчанию %(default)s)")
+    p.add_argument("--gl-power", "--gl_power", type=positive, default=D.gl_power,
+                   help="степень амплитуд перед Гриффином-Лимом: больше — резче и металличнее (по умолчанию %(default)s)")
     p.add_argument("--seed", type=int, default=D.seed, help="зерно случайности: тот же текст — тот же звук")
     p.add_argument("--loudness-lufs", type=float, default=D.loudness_lufs,
                    help="громкость, LUFS (по умолчанию %(default)s)")
@@ -259,6 +261,7 @@ def run(args) -> int:
         paragraph_silence=args.paragraph_silence,
         gl_iters=args.gl_iters,
         gl_momentum=args.gl_momentum,
+        gl_power=args.gl_power,
         seed=args.seed,
         loudness_lufs=args.loudness_lufs,
         peak_dbfs=args.peak_dbfs,

@@ -4,12 +4,14 @@
         --tts-run outputs/<tts run> --curve --json outputs/bench_vocoder.json
 
 - copy synthesis of the corpus's held-out clips (--meta, by default metadata_val.csv: never trained on): the real
-  mel of each clip → Griffin-Lim / each vocoder → PESQ-wb (ITU-T P.862.2, at 16 kHz) and STOI against the clip itself;
+  mel of each clip → Griffin-Lim (--gl-power: at other exponents too) / each vocoder → PESQ-wb (ITU-T P.862.2, at
+  16 kHz) and STOI against the clip itself, and DNSMOS P.808 (a MOS predicted without reference; the clips' own is
+  the top of that scale);
 - --curve: the same PESQ for every checkpoint of each vocoder run, against its training minutes (from the event
   files' wall time), and where it crosses Griffin-Lim;
-- --tts-run: Whisper CER of full TTS output (the held-out sentences read by the TTS model) with each, and the CPU
-  RTF of the whole text → wav path (front end, GlowTTS, vocoder, joining) on --threads cores.
-Needs the eval extra (pip install -r requirements-eval.txt: pesq, pystoi, faster-whisper).
+- --tts-run: Whisper CER and DNSMOS P.808 of full TTS output (the held-out sentences read by the TTS model) with
+  each, and the CPU RTF of the whole text → wav path (front end, GlowTTS, vocoder, joining) on --threads cores.
+Needs the eval extra (pip install -r requirements-eval.txt: pesq, pystoi, speechmos, faster-whisper).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import soxr
 import torch
 
@@ -38,13 +41,13 @@ def held_out_clips(corpus: Path, meta: str, ap) -> list[tuple[str, np.ndarray]]:
     return [(utt_id, ap.load_wav(str(wav_path(corpus, utt_id)))) for utt_id, _ in read_metadata(corpus / meta)]
 
 
-def copy_synthesis(vocoder, clips, ap) -> list[np.ndarray]:
+def copy_synthesis(vocoder, clips, ap, syn=None) -> list[np.ndarray]:
     from rutts.synth import SynthesisConfig
 
     out = []
     for _, audio in clips:
         mel = torch.from_numpy(ap.melspectrogram(audio).astype(np.float32)).T.unsqueeze(0)  # [1, T, C]
-        out.append(vocoder(mel, [mel.shape[1]], SynthesisConfig())[0])
+        out.append(vocoder(mel, [mel.shape[1]], syn or SynthesisConfig())[0])
     return out
 
 
@@ -58,7 +61,16 @@ def scores(clips, waves, rate: int) -> dict:
         ref16, deg16 = (soxr.resample(x[:n].astype(np.float64), rate, 16000) for x in (ref, deg))
         pesqs.append(pesq(16000, ref16, deg16, "wb"))
         stois.append(stoi(ref[:n], deg[:n], rate, extended=False))
-    return {"pesq_wb": float(np.mean(pesqs)), "stoi": float(np.mean(stois)), "n": len(pesqs)}
+    return {"pesq_wb": float(np.mean(pesqs)), "stoi": float(np.mean(stois)), "p808": p808(waves, rate),
+            "n": len(pesqs)}
+
+
+def p808(waves, rate: int) -> float:
+    """Mean DNSMOS P.808 of the clips: a MOS predicted without a reference, so TTS output can be scored too."""
+    from speechmos import dnsmos
+
+    return float(np.mean([dnsmos.run(np.clip(soxr.resample(np.asarray(wave, np.float64), rate, 16000), -1, 1),
+                                     16000)["p808_mos"] for wave in waves]))
 
 
 def step_minutes(run: Path) -> dict[int, float]:
@@ -101,11 +113,11 @@ def curve(run: Path, clips, tts_ap, tts_audio, gl_pesq: float) -> list[dict]:
     return rows
 
 
-def rtf_of(voice) -> tuple[float, float]:
+def rtf_of(voice, syn) -> tuple[float, float]:
     """(whole text → wav path, vocoder stage) real-time factors of one synthesis of RTF_TEXT."""
     voice.stage_seconds.clear()
     started = time.perf_counter()
-    audio = voice.synthesize(RTF_TEXT)
+    audio = voice.synthesize(RTF_TEXT, syn)
     seconds = audio.size / voice.sample_rate
     return (time.perf_counter() - started) / seconds, voice.stage_seconds["vocoder"] / seconds
 
@@ -114,28 +126,36 @@ def one_call(name: str) -> str:
     return f"{name}, пачка одним вызовом"
 
 
-def tts_rows(tts_run: Path, vocoders: list[str], corpus: Path, work: Path, threads: int, repeat: int) -> list[dict]:
-    """RTF of Griffin-Lim and of each vocoder (also with the whole batch in one generator call, as before
-    FRAMES_PER_CALL), the sides alternated `repeat` times, the best of each counting (other processes only ever
-    add time); then the CER of each voice."""
+def gl_label(power: float) -> str:
+    return f"griffin-lim, степень {power:g}"
+
+
+def tts_rows(tts_run: Path, vocoders: list[str], gl_powers: list[float], corpus: Path, work: Path, threads: int,
+             repeat: int) -> list[dict]:
+    """RTF of Griffin-Lim (at the default exponent and at each of `gl_powers`) and of each vocoder (also with the
+    whole batch in one generator call, as before FRAMES_PER_CALL), the sides alternated `repeat` times, the best of
+    each counting (other processes only ever add time); then the CER of each voice."""
     from rutts.intelligibility import Meter, synthesize_validation
-    from rutts.synth import Voice
+    from rutts.synth import SynthesisConfig, Voice
     from rutts.vocoder import FRAMES_PER_CALL, GRIFFIN_LIM
 
-    voices = {"griffin-lim": Voice.load(tts_run, vocoder=GRIFFIN_LIM)}
-    voices.update({Path(vocoder).name: Voice.load(tts_run, vocoder=vocoder) for vocoder in vocoders})
+    griffin_lim = Voice.load(tts_run, vocoder=GRIFFIN_LIM)
+    voices = {"griffin-lim": (griffin_lim, SynthesisConfig())}
+    voices.update({gl_label(power): (griffin_lim, SynthesisConfig(gl_power=power)) for power in gl_powers})
+    voices.update({Path(vocoder).name: (Voice.load(tts_run, vocoder=vocoder), SynthesisConfig())
+                   for vocoder in vocoders})
     trained = [Path(vocoder).name for vocoder in vocoders]
     sides = [(name, name, FRAMES_PER_CALL) for name in voices] + [(one_call(name), name, 10**9) for name in trained]
-    for voice in voices.values():
-        voice.synthesize("Разминка перед замером.")
+    for voice, syn in voices.values():
+        voice.synthesize("Разминка перед замером.", syn)
     best = {label: (float("inf"), float("inf")) for label, _, _ in sides}
     for _ in range(repeat):
         for label, name, per_call in sides:
             if name in trained:
-                voices[name].vocoder.frames_per_call = per_call
-            best[label] = min(best[label], rtf_of(voices[name]))
+                voices[name][0].vocoder.frames_per_call = per_call
+            best[label] = min(best[label], rtf_of(*voices[name]))
     for name in trained:  # the CER below is of the default path
-        voices[name].vocoder.frames_per_call = FRAMES_PER_CALL
+        voices[name][0].vocoder.frames_per_call = FRAMES_PER_CALL
     print(f"  RTF текст → wav на {threads} ядрах, {len(RTF_TEXT)} символов, лучший из {repeat} попеременных:")
     for label, (rtf, vocoder_rtf) in best.items():
         print(f"    {label}: {rtf:.3f} (из них вокодер {vocoder_rtf:.3f})", flush=True)
@@ -144,12 +164,14 @@ def tts_rows(tts_run: Path, vocoders: list[str], corpus: Path, work: Path, threa
         print(f"    {name}: вокодер пачкой одним вызовом / по {FRAMES_PER_CALL} кадров = {ratio:.2f}×")
     meter = Meter(threads=threads)
     rows = []
-    for name, voice in voices.items():
-        report = meter.score(synthesize_validation(voice, corpus, work / name))
+    for name, (voice, syn) in voices.items():
+        pairs = synthesize_validation(voice, corpus, work / name.replace(", ", "_").replace(" ", "_"), syn=syn)
+        report = meter.score(pairs)
+        mos = p808([sf.read(wav, dtype="float64")[0] for wav, _ in pairs], voice.sample_rate)
         rtf, vocoder_rtf = best[name]
-        rows.append({"vocoder": name, "cer": report.cer, "n": report.n, "rtf": rtf, "vocoder_rtf": vocoder_rtf,
-                     "rtf_one_call": best.get(one_call(name)), "chars": len(RTF_TEXT)})
-        print(f"  TTS с {name}: CER {report.cer:.3f} (N={report.n})", flush=True)
+        rows.append({"vocoder": name, "cer": report.cer, "p808": mos, "n": report.n, "rtf": rtf,
+                     "vocoder_rtf": vocoder_rtf, "rtf_one_call": best.get(one_call(name)), "chars": len(RTF_TEXT)})
+        print(f"  TTS с {name}: CER {report.cer:.3f}, DNSMOS P.808 {mos:.2f} (N={report.n})", flush=True)
     return rows
 
 
@@ -161,6 +183,9 @@ def main(argv=None) -> int:
                              f"(по умолчанию {VAL_FILE})")
     parser.add_argument("--vocoder", action="append", default=[],
                         help="папка прогона train_vocoder.py (можно несколько)")
+    parser.add_argument("--gl-power", type=float, action="append", default=[],
+                        help="Гриффин-Лим ещё и с этой степенью амплитуд (например 1.5, как в конфиге Coqui); "
+                             "можно несколько")
     parser.add_argument("--tts-run", type=Path, help="прогон GlowTTS для CER и RTF полного синтеза")
     parser.add_argument("--curve", action="store_true", help="PESQ каждого чекпойнта против минут обучения")
     parser.add_argument("--threads", type=int, default=2)
@@ -169,9 +194,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error(f"--repeat должно быть больше нуля, получено {args.repeat}")
+    if any(power <= 0 for power in args.gl_power):
+        parser.error(f"--gl-power должна быть больше нуля, получено {min(args.gl_power):g}")
     torch.set_num_threads(args.threads)
     from TTS.utils.audio import AudioProcessor
 
+    from rutts.synth import SynthesisConfig
     from rutts.training import load_config
     from rutts.vocoder import CoquiVocoder, GriffinLim, vocoder_files
 
@@ -183,20 +211,30 @@ def main(argv=None) -> int:
         parser.error(str(error))
     seconds = sum(len(audio) for _, audio in clips) / ap.sample_rate
     print(f"Копия-синтез {len(clips)} отложенных фраз {args.corpus} ({seconds:.0f} с):")
-    gl = scores(clips, copy_synthesis(GriffinLim(ap, torch.device("cpu")), clips, ap), ap.sample_rate)
-    print(f"  Гриффин-Лим (16 итераций): PESQ-wb {gl['pesq_wb']:.2f}, STOI {gl['stoi']:.3f}", flush=True)
-    result = {"griffin_lim": gl, "vocoders": {}, "curves": {}, "tts": []}
+    print(f"  сами записи: DNSMOS P.808 {p808([audio for _, audio in clips], ap.sample_rate):.2f}")
+    griffin_lim = GriffinLim(ap, torch.device("cpu"))
+    default = SynthesisConfig()
+    gl = scores(clips, copy_synthesis(griffin_lim, clips, ap), ap.sample_rate)
+    print(f"  Гриффин-Лим ({default.gl_iters} итераций, степень {default.gl_power:g}): PESQ-wb {gl['pesq_wb']:.2f}, "
+          f"STOI {gl['stoi']:.3f}, P.808 {gl['p808']:.2f}", flush=True)
+    result = {"griffin_lim": gl, "griffin_lim_powers": {}, "vocoders": {}, "curves": {}, "tts": []}
+    for power in args.gl_power:
+        row = scores(clips, copy_synthesis(griffin_lim, clips, ap, SynthesisConfig(gl_power=power)), ap.sample_rate)
+        result["griffin_lim_powers"][str(power)] = row
+        print(f"  Гриффин-Лим, степень {power:g}: PESQ-wb {row['pesq_wb']:.2f}, STOI {row['stoi']:.3f}, "
+              f"P.808 {row['p808']:.2f}", flush=True)
     for run in map(Path, args.vocoder):
         checkpoint, config = vocoder_files(run)
         vocoder = CoquiVocoder(checkpoint, config, ap, tts_config.audio, torch.device("cpu"))
         row = scores(clips, copy_synthesis(vocoder, clips, ap), ap.sample_rate)
         result["vocoders"][run.name] = {"checkpoint": checkpoint.name, **row}
-        print(f"  {run.name} ({checkpoint.name}): PESQ-wb {row['pesq_wb']:.2f}, STOI {row['stoi']:.3f}", flush=True)
+        print(f"  {run.name} ({checkpoint.name}): PESQ-wb {row['pesq_wb']:.2f}, STOI {row['stoi']:.3f}, "
+              f"P.808 {row['p808']:.2f}", flush=True)
         if args.curve:
             result["curves"][run.name] = curve(run, clips, ap, tts_config.audio, gl["pesq_wb"])
     if args.tts_run:
-        result["tts"] = tts_rows(args.tts_run, args.vocoder, args.corpus, Path("outputs/bench_vocoder"), args.threads,
-                                 args.repeat)
+        result["tts"] = tts_rows(args.tts_run, args.vocoder, args.gl_power, args.corpus, Path("outputs/bench_vocoder"),
+                                 args.threads, args.repeat)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -385,7 +385,8 @@ class Meter:
 # ---------------------------------------------------------------- a model's validation sentences
 
 
-def synthesize_validation(voice, corpus: Path, out_dir: Path, limit: int | None = None) -> list[tuple[Path, str]]:
+def synthesize_validation(voice, corpus: Path, out_dir: Path, limit: int | None = None,
+                          syn=None) -> list[tuple[Path, str]]:
     """Speak the corpus's held-out sentences (`metadata_val.csv`) from their original text, as a user would
     write them; returns (wav, what the model should have said) pairs for `Meter.score`."""
     from rutts.audio import write_wav
@@ -400,7 +401,7 @@ def synthesize_validation(voice, corpus: Path, out_dir: Path, limit: int | None 
     pairs = []
     for utt, spoken in expected:
         wav = out_dir / f"{utt}.wav"
-        write_wav(wav, voice.synthesize(written.get(utt, spoken)), voice.sample_rate)
+        write_wav(wav, voice.synthesize(written.get(utt, spoken), syn), voice.sample_rate)
         pairs.append((wav, spoken))
     return pairs
 

@@ -64,7 +64,7 @@ class GriffinLim:
         flat = mels.float().cpu().numpy().reshape(-1, n_mels).T  # denormalize is per mel channel: [C, B*T]
         amp = db_to_amp(x=ap.denormalize(flat), gain=ap.spec_gain, base=ap.base)
         amp = torch.from_numpy(amp.T.reshape(batch, length, n_mels)).to(self.window.device).transpose(1, 2)
-        spec = (self.inverse_mel @ amp).clamp_min(1e-10).pow(ap.power)
+        spec = (self.inverse_mel @ amp).clamp_min(1e-10).pow(syn.gl_power)
         valid = torch.arange(length, device=spec.device)[None, :] < torch.tensor(frames, device=spec.device)[:, None]
         spec = spec * valid[:, None, :]  # padding frames are silence, not the model's padding output
         waves = griffinlim(
