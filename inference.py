@@ -109,7 +109,7 @@ def parse_args(argv):
     p.add_argument("--gl-momentum", "--gl_momentum", type=momentum, default=D.gl_momentum,
                    help="момент быстрого Гриффина-Лима (по умолчанию %(default)s)")
     p.add_argument("--gl-power", "--gl_power", type=positive, default=D.gl_power,
-                   help="степень амплитуд перед Гриффином-Лимом: больше — резче и металличнее (по умолчанию %(default)s)")
+                   help="степень амплитуд перед Гриффином-Лимом (по умолчанию %(default)s; у Coqui 1.5)")
     p.add_argument("--seed", type=int, default=D.seed, help="зерно случайности: тот же текст — тот же звук")
     p.add_argument("--loudness-lufs", type=float, default=D.loudness_lufs,
                    help="громкость, LUFS (по умолчанию %(default)s)")

@@ -124,7 +124,8 @@ def main(argv=None) -> int:
     base_vocoder = vocoder_to_finetune(Path(args.restore_path)) if args.restore_path else None
     if base_vocoder:
         print(f"База озвучивала вокодером {base_vocoder}. Дообучите его на этом корпусе, и этот прогон будет "
-              f"озвучивать им:\n  python train_vocoder.py --tts-run {trainer.output_path} --restore-path {base_vocoder}")
+              f"озвучивать им:\n  python train_vocoder.py --tts-run {trainer.output_path} "
+              f"--restore-path {base_vocoder}")
     return 0
 
 

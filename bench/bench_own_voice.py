@@ -348,10 +348,11 @@ def main(argv=None) -> int:
     results["base_vs_target"] = base_scores["similarity"]
     results["models"].append({"model": "base", "minutes": 0, **base_scores})
     low, top = base_scores["similarity"], scorer.self_similarity
-    ceiling = scorer.score(griffin_lim_copies(reference, work / "synth" / "target_griffin_lim"))["similarity"]
-    results["target_through_griffin_lim"] = ceiling
+    through_gl = scorer.score(griffin_lim_copies(reference, work / "synth" / "target_griffin_lim"))
+    ceiling = through_gl["similarity"]
+    results["target_through_griffin_lim"], results["target_through_griffin_lim_cer"] = ceiling, through_gl["cer"]
     print(f"scale: base vs target {low:.3f} … target vs itself {top:.3f} (through Griffin-Lim {ceiling:.3f}, "
-          f"share {share(ceiling, low, top):.0%}); base CER {base_scores['cer']:.3f}")
+          f"share {share(ceiling, low, top):.0%}, CER {through_gl['cer']:.3f}); base CER {base_scores['cer']:.3f}")
 
     finetune = ["--preset", "finetune", "--restore-path", base, "--max-steps", str(args.steps)]
     if args.warmup is not None:
@@ -389,7 +390,8 @@ def main(argv=None) -> int:
         (work / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
 
     print(f"\nheld-out sentences: {len(held_texts)}; target vs itself {top:.3f}, base vs target {low:.3f}, "
-          f"target through Griffin-Lim {ceiling:.3f} (share {share(ceiling, low, top):.0%})")
+          f"target through Griffin-Lim {ceiling:.3f} (share {share(ceiling, low, top):.0%}, "
+          f"CER {through_gl['cer']:.3f})")
     print(f"{'model':<22} {'min':>4} {'similarity':>10} {'share':>6} {'CER':>6} {'steps':>6} {'wall':>6} {'CPU':>6}")
     for row in results["models"]:
         share_text = f"{row['share']:.0%}" if "share" in row else "—"

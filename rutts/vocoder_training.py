@@ -30,7 +30,7 @@ from rutts.training import (
     configure_device,
     set_aside_unreadable_checkpoints,
 )
-from rutts.vocoder import VoiceError, mel_differences, read_vocoder_config, vocoder_config_class
+from rutts.vocoder import VoiceError, mel_differences, read_vocoder_config, vocoder_config_class, vocoder_files
 
 log = logging.getLogger(__name__)
 
@@ -373,6 +373,17 @@ class VocoderTrainer(GuardedTrainer):
                 log.warning("проверка обучения: %s", finding.message)
 
 
+def published_vocoder(restore_path: str | Path) -> Path:
+    """A Coqui model name ("vocoder_models/en/ljspeech/hifigan_v2") → its checkpoint, downloaded once into Coqui's
+    model folder (~/.local/share/tts/, or $TTS_HOME/tts/); anything else is taken as a path."""
+    if Path(restore_path).exists() or not str(restore_path).startswith("vocoder_models/"):
+        return Path(restore_path)
+    try:
+        return vocoder_files(str(restore_path))[0]
+    except VoiceError as error:
+        raise TrainingSetupError(f"--restore-path: {error}") from None
+
+
 def build_vocoder_trainer(config, *, continue_path=None, restore_path=None, tts_config=None, output_path=None,
                           limits: Limits | None = None) -> VocoderTrainer:
     """Data, model and trainer, ready for `.fit()`. `tts_config` with `continue_path`: refused if its audio differs
@@ -394,7 +405,7 @@ def build_vocoder_trainer(config, *, continue_path=None, restore_path=None, tts_
     configure_device(config)
     if restore_path:
         try:
-            restore_path = restore_source(restore_path)
+            restore_path = restore_source(published_vocoder(restore_path))
         except (FileNotFoundError, ValueError) as error:
             raise TrainingSetupError(str(error)) from None
         restore_architecture(config, restore_path)

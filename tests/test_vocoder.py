@@ -404,6 +404,27 @@ def test_fine_tuning_takes_weights_and_generator_shape_from_the_checkpoint(setup
                        saved["model_g.conv_pre.parametrizations.weight.original1"])
 
 
+def test_a_published_vocoder_is_fine_tuned_by_its_coqui_name(setup, vocoder_run, tmp_path, monkeypatch, capsys):
+    """--restore-path vocoder_models/... : the checkpoint Coqui's model manager keeps (here already in its folder, as
+    after the one download on a machine with internet)."""
+    run, _, _ = vocoder_run
+    monkeypatch.setenv("TTS_HOME", str(tmp_path / "home"))
+    kept = tmp_path / "home" / "tts" / "vocoder_models--en--ljspeech--hifigan_v2"
+    kept.mkdir(parents=True)
+    saved = torch.load(best_checkpoint(run), map_location="cpu", weights_only=False)["model"]
+    torch.save({"model": saved, "step": 0, "epoch": 0}, kept / "model_file.pth")
+    (kept / "config.json").write_text((run / "config.json").read_text())
+    trainer = build_vocoder_trainer(vocoder_config(read_tts_config(setup["tts_run"]), "cpu"),
+                                    restore_path="vocoder_models/en/ljspeech/hifigan_v2", output_path=tmp_path)
+    assert torch.equal(trainer.model.model_g.conv_pre.parametrizations.weight.original1,
+                       saved["model_g.conv_pre.parametrizations.weight.original1"])
+
+    code = subprocess.run(command("--tts-run", setup["tts_run"], "--restore-path", "vocoder_models/en/no/such_model",
+                                  "--output-path", tmp_path / "out"), env={**ENV, "TTS_HOME": str(tmp_path / "home")},
+                          capture_output=True, text=True)
+    assert code.returncode == 2 and "--restore-path: вокодер vocoder_models/en/no/such_model" in code.stderr, code.stderr
+
+
 def test_presets_give_the_v2_generator_and_the_tts_audio(setup):
     tts_config = read_tts_config(setup["tts_run"])
     for preset in ("cpu", "gpu8gb"):
