@@ -117,6 +117,11 @@ def read_vocoder_config(path: Path):
     return config
 
 
+def is_model_name(vocoder: str | Path) -> bool:
+    """A Coqui model name ("vocoder_models/...") that is not also a path here."""
+    return not Path(vocoder).exists() and str(vocoder).startswith("vocoder_models/")
+
+
 def vocoder_files(vocoder: str | Path, vocoder_config: str | Path | None = None) -> tuple[Path, Path]:
     """(checkpoint, config.json) of a vocoder run folder, a checkpoint or a Coqui model name."""
     from rutts.checkpoints import best_checkpoint
@@ -129,7 +134,7 @@ def vocoder_files(vocoder: str | Path, vocoder_config: str | Path | None = None)
         if checkpoint is None:
             raise VoiceError(f"в {path} нет читаемого чекпоинта вокодера (best_model.pth или checkpoint_*.pth)")
         return checkpoint, config
-    if path.exists() or vocoder_config or not str(vocoder).startswith("vocoder_models/"):
+    if vocoder_config or not is_model_name(vocoder):
         if not path.exists():
             raise VoiceError(f"вокодер не найден: {path}")
         return path, Path(vocoder_config) if vocoder_config else path.parent / "config.json"

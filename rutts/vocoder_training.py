@@ -30,7 +30,14 @@ from rutts.training import (
     configure_device,
     set_aside_unreadable_checkpoints,
 )
-from rutts.vocoder import VoiceError, mel_differences, read_vocoder_config, vocoder_config_class, vocoder_files
+from rutts.vocoder import (
+    VoiceError,
+    is_model_name,
+    mel_differences,
+    read_vocoder_config,
+    vocoder_config_class,
+    vocoder_files,
+)
 
 log = logging.getLogger(__name__)
 
@@ -376,7 +383,7 @@ class VocoderTrainer(GuardedTrainer):
 def published_vocoder(restore_path: str | Path) -> Path:
     """A Coqui model name ("vocoder_models/en/ljspeech/hifigan_v2") → its checkpoint, downloaded once into Coqui's
     model folder (~/.local/share/tts/, or $TTS_HOME/tts/); anything else is taken as a path."""
-    if Path(restore_path).exists() or not str(restore_path).startswith("vocoder_models/"):
+    if not is_model_name(restore_path):
         return Path(restore_path)
     try:
         return vocoder_files(str(restore_path))[0]
