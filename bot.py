@@ -26,11 +26,11 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 from telegram.warnings import PTBDeprecationWarning
 
-from rutts.botprefs import MAX_SPEED, MIN_SPEED, UserPrefs
-from rutts.botqueue import RateLimiter
-from rutts.botserve import (NOTHING_TO_READ, BotSettings, FloodWait, Job, Reader, api_url_problem, check_token,
-                            file_url, quote)
-from rutts.redact import keep_secret, redact
+from rutts.bot.prefs import MAX_SPEED, MIN_SPEED, UserPrefs
+from rutts.bot.fairqueue import RateLimiter
+from rutts.bot.serve import (NOTHING_TO_READ, BotSettings, FloodWait, Job, Reader, api_url_problem, check_token,
+                             file_url, quote)
+from rutts.bot.redact import keep_secret, redact
 
 HERE = Path(__file__).resolve().parent
 TOKEN_PATTERN = re.compile(r"\d+:[\w-]{30,}")
@@ -60,7 +60,7 @@ def protect_token(token: str) -> None:
 
 
 class VoiceBot:
-    """What the bot answers to whom; the reading aloud itself is rutts.botserve.Reader's."""
+    """What the bot answers to whom; the reading aloud itself is rutts.bot.serve.Reader's."""
 
     def __init__(self, voice, settings: BotSettings, synthesis_config):
         self.settings = settings
@@ -287,8 +287,8 @@ def main(argv=None) -> int:
         log.warning("Список разрешённых пуст: бот всем откажет. Узнайте свой id (/start) и добавьте его: --allow ID")
 
     # torch and Coqui take seconds: after the cheap checks
-    from rutts.synth import SynthesisConfig, Voice, VoiceError
-    from rutts.vocoder import GRIFFIN_LIM
+    from rutts.run import RunError
+    from rutts.speech import GRIFFIN_LIM, SynthesisConfig, Voice
 
     device = args.device
     if device == "auto":
@@ -302,7 +302,7 @@ def main(argv=None) -> int:
                            lexicon=args.lexicon, stress=False if args.no_stress else None)
         log.info("Звук: %s", getattr(voice.vocoder, "checkpoint", None) or "Гриффин-Лим")
         voice.synthesize("Проверка связи.")  # loads the front end's own models now, not on the first user's text
-    except VoiceError as error:
+    except RunError as error:
         return fail(str(error))
     settings = BotSettings(frozenset(allowed), args.prefs, args.speed, args.max_chars, args.voice_chars,
                            max_queue=args.max_queue, per_minute=args.per_minute)

@@ -9,11 +9,11 @@
 Checks: every metadata id has <root>/RUSLAN/<id>.wav and every wav a line; sample rate, mono, 16-bit PCM;
 wavs cut short (the header promises more sound than the file holds); text through the front end (rutts.text)
 and its characters against the config's alphabet; durations and text lengths against min/max_audio_len and
-min/max_text_len of the config as training reads it (rutts.training.load_config, with --preset); clipping,
+min/max_text_len of the config as training reads it (rutts.train.config.load_config, with --preset); clipping,
 near-silence, long leading/trailing silence.
 Writes <root>/metadata_train.csv and <root>/metadata_val.csv (id|processed text) from the utterances without
 errors, <root>/processed_text_cache.json, and <root>/frontend.json: the lexicon and stress settings the text
-was processed with, which training copies into its run and synthesis then follows (rutts.run_frontend).
+was processed with, which training copies into its run and synthesis then follows (rutts.run).
 The progress bars are drawn only on a terminal. Exit code: 0 ok (warnings allowed), 1 errors in the data,
 2 the corpus or config cannot be read.
 """
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rutts.cli import guarded
 from rutts.dataset import (
     CACHE_FILE,
     ERRORS,
@@ -45,8 +46,8 @@ from rutts.dataset import (
     write_split,
     write_text_atomic,
 )
-from rutts.run_frontend import RECORD_NAME, default_lexicon, record_frontend
-from rutts.text import FrontEnd, TextError
+from rutts.run import RECORD_NAME, record_frontend
+from rutts.text import FrontEnd, TextError, default_lexicon
 
 EXAMPLES = 5
 
@@ -121,7 +122,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def load_training_config(path: Path, preset: str | None) -> dict:
     """The config exactly as training will read it: Coqui's defaults, then config.json, then the preset."""
-    from rutts.training import TrainingSetupError, load_config  # torch and Coqui: seconds, so not for --help
+    from rutts.train.config import TrainingSetupError, load_config  # Coqui: seconds, so not for --help
 
     try:
         return load_config(path, preset).to_dict()
@@ -266,46 +267,43 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a Windows code page cannot print every character of a text
         stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        config = load_training_config(args.config, args.preset)
-        limits = AuditLimits.from_config(config)
-        config_root, train_name, val_name = config_dataset(config)
-        root = args.root or config_root
-        if root is None:
-            raise DatasetError(f"укажите папку корпуса: в {args.config} нет datasets[0].path")
-        metadata = args.metadata or find_metadata(root, exclude=(train_name, val_name))
-        if metadata.name in (train_name, val_name) and metadata.resolve().parent == root.resolve():
-            raise DatasetError(f"{metadata.name} — разбиение, которое пишет эта проверка (datasets[0] в "
-                               f"{args.config.name}); укажите исходную разметку")
-        args.lexicon = args.lexicon or default_lexicon()
-        frontend = FrontEnd(args.lexicon, stress=not args.no_stress)
-        started = time.perf_counter()
-        audit = audit_corpus(root, metadata, limits, frontend, signal=not args.quick, wrap=progress)
-        usable = audit.usable()
-        split = write_split(root, usable, args.val_fraction, train_name, val_name) if len(usable) >= 2 else None
-        if split is not None:  # the split holds text read this way: training and synthesis must read alike
-            record_frontend(root, args.lexicon, stress=not args.no_stress)
-        code = 1 if audit.errors else 0
-        report = {"root": str(root), "metadata": str(metadata), "config": str(args.config), "preset": args.preset,
-                  "limits": {"min_audio_len": limits.min_samples, "max_audio_len": limits.max_samples,
-                             "min_text_len": limits.min_text_chars,
-                             "max_text_len": limits.max_text_chars if math.isfinite(limits.max_text_chars) else None,
-                             "audit_defaults": list(limits.audit_defaults)},
-                  "frontend": frontend.signature,
-                  "frontend_record": str(Path(root) / RECORD_NAME) if split is not None else None,
-                  "signal_checked": not args.quick, "exit_code": code,
-                  **build_report(audit, limits, split, time.perf_counter() - started)}
-        if args.json and args.json != "-":
-            write_text_atomic(Path(args.json), json.dumps(report, ensure_ascii=False, indent=1) + "\n")
-    except (DatasetError, TextError) as error:
-        print(f"Ошибка: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:  # e.g. a read-only corpus folder, a report path in a missing folder
-        print(f"Ошибка: {error.filename}: {error.strerror}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("Прервано: уже обработанный текст сохранён в кэше, повторный запуск продолжит.", file=sys.stderr)
-        return 130
+    return guarded(lambda: run(args), refused=(DatasetError, TextError),
+                   interrupted="Прервано: уже обработанный текст сохранён в кэше, повторный запуск продолжит.")
+
+
+def run(args) -> int:
+    if args.json not in (None, "-") and not Path(args.json).parent.is_dir():
+        raise DatasetError(f"отчёт {args.json} некуда записать: папки {Path(args.json).parent} нет")
+    config = load_training_config(args.config, args.preset)
+    limits = AuditLimits.from_config(config)
+    config_root, train_name, val_name = config_dataset(config)
+    root = args.root or config_root
+    if root is None:
+        raise DatasetError(f"укажите папку корпуса: в {args.config} нет datasets[0].path")
+    metadata = args.metadata or find_metadata(root, exclude=(train_name, val_name))
+    if metadata.name in (train_name, val_name) and metadata.resolve().parent == root.resolve():
+        raise DatasetError(f"{metadata.name} — разбиение, которое пишет эта проверка (datasets[0] в "
+                           f"{args.config.name}); укажите исходную разметку")
+    args.lexicon = args.lexicon or default_lexicon()
+    frontend = FrontEnd(args.lexicon, stress=not args.no_stress)
+    started = time.perf_counter()
+    audit = audit_corpus(root, metadata, limits, frontend, signal=not args.quick, wrap=progress)
+    usable = audit.usable()
+    split = write_split(root, usable, args.val_fraction, train_name, val_name) if len(usable) >= 2 else None
+    if split is not None:  # the split holds text read this way: training and synthesis must read alike
+        record_frontend(root, args.lexicon, stress=not args.no_stress)
+    code = 1 if audit.errors else 0
+    report = {"root": str(root), "metadata": str(metadata), "config": str(args.config), "preset": args.preset,
+              "limits": {"min_audio_len": limits.min_samples, "max_audio_len": limits.max_samples,
+                         "min_text_len": limits.min_text_chars,
+                         "max_text_len": limits.max_text_chars if math.isfinite(limits.max_text_chars) else None,
+                         "audit_defaults": list(limits.audit_defaults)},
+              "frontend": frontend.signature,
+              "frontend_record": str(Path(root) / RECORD_NAME) if split is not None else None,
+              "signal_checked": not args.quick, "exit_code": code,
+              **build_report(audit, limits, split, time.perf_counter() - started)}
+    if args.json and args.json != "-":
+        write_text_atomic(Path(args.json), json.dumps(report, ensure_ascii=False, indent=1) + "\n")
     if args.json == "-":
         print(json.dumps(report, indent=1))  # ASCII escapes: readable whatever the console's encoding
     else:

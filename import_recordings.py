@@ -20,13 +20,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rutts.recordings import (
-    MIN_FINETUNE_MINUTES,
-    REPORT_MD,
-    ImportErrorRu,
-    import_recordings,
-    number_ranges,
-)
+from rutts.cli import guarded
+from rutts.own_voice.importer import MIN_FINETUNE_MINUTES, REPORT_MD, ImportErrorRu, import_recordings
+from rutts.own_voice.report import number_ranges
 
 STAGES = {"read": "чтение", "check": "проверка", "asr": "распознавание"}
 
@@ -70,18 +66,13 @@ def main(argv=None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a Windows code page cannot print every character of a text
         stream.reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
-    try:
-        result = import_recordings(args.inputs, args.script, args.out, sample_rate(args.config), args.mode,
-                                   meter_factory=None if args.no_asr else whisper_meter, progress=progress)
-    except ImportErrorRu as error:
-        print(f"Ошибка: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"Ошибка: {error.filename}: {error.strerror}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("Прервано: записи не тронуты, запустите импорт снова.", file=sys.stderr)
-        return 130
+    return guarded(lambda: run(args), refused=(ImportErrorRu,),
+                   interrupted="Прервано: записи не тронуты, запустите импорт снова.")
+
+
+def run(args) -> int:
+    result = import_recordings(args.inputs, args.script, args.out, sample_rate(args.config), args.mode,
+                               meter_factory=None if args.no_asr else whisper_meter, progress=progress)
     kept, aside = result.kept, [c for c in result.clips if not c.kept]
     minutes = result.kept_seconds() / 60
     print(f"Сохранено {len(kept)} фраз ({minutes:.1f} мин) в {args.out}, отложено {len(aside)}, "

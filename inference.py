@@ -17,7 +17,6 @@ input file's name. Paragraphs are separated by blank lines; Markdown headings st
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import sys
 import tempfile
@@ -29,37 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rutts.audio import WRITERS, AudioError, atomic_output, write_audio
+from rutts.audio import WRITERS, AudioError, write_audio
+from rutts.cli import guarded, non_negative, os_reason, positive, positive_int
+from rutts.files import UnreadableFile, atomic_output, read_utf8
 from rutts.text import TextError
 
 PROGRESS_FROM_CHARS = 500  # shorter texts finish before a progress bar would help
-
-
-def os_reason(error: OSError) -> str:
-    reasons = {
-        errno.ENOENT: "такого пути нет",
-        errno.ENOTDIR: "часть пути — файл, а не папка",
-        errno.EEXIST: "это файл, а не папка",
-        errno.EACCES: "нет прав на запись",
-        errno.EPERM: "нет прав на запись",
-        errno.EROFS: "диск только для чтения",
-        errno.ENOSPC: "нет места на диске",
-    }
-    return reasons.get(error.errno, error.strerror or str(error))
-
-
-def positive(value: str) -> float:
-    number = float(value)
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"нужно число больше нуля, получено {value}")
-    return number
-
-
-def non_negative(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise argparse.ArgumentTypeError(f"нужно неотрицательное число, получено {value}")
-    return number
 
 
 def momentum(value: str) -> float:
@@ -69,8 +43,24 @@ def momentum(value: str) -> float:
     return number
 
 
+# Fields of SynthesisConfig with a flag each (--noise-scale or --noise_scale), their type and what they do.
+KNOBS = [
+    ("noise_scale", non_negative, "живость интонации, 0 = всегда одинаково"),
+    ("sentence_silence", non_negative, "пауза после предложения, с"),
+    ("paragraph_silence", non_negative, "пауза между абзацами, с"),
+    ("gl_iters", positive_int, "итерации Гриффина-Лима"),
+    ("gl_momentum", momentum, "момент быстрого Гриффина-Лима"),
+    ("gl_power", positive, "степень амплитуд перед Гриффином-Лимом (у Coqui 1.5)"),
+    ("seed", int, "зерно случайности: тот же текст — тот же звук"),
+    ("loudness_lufs", float, "громкость, LUFS"),
+    ("peak_dbfs", float, "потолок истинного пика, dBTP"),
+    ("max_chunk_chars", int, "длинные предложения режутся на куски не длиннее"),
+    ("batch_size", positive_int, "кусков за один проход модели"),
+]
+
+
 def parse_args(argv):
-    from rutts.synth import SynthesisConfig as D
+    from rutts.speech import SynthesisConfig as D
 
     p = argparse.ArgumentParser(
         description="Озвучить русский текст обученной моделью GlowTTS.",
@@ -98,31 +88,14 @@ def parse_args(argv):
     speed.add_argument("--length-scale", "--length_scale", type=positive, default=D.length_scale,
                        help="длительность звуков: >1 медленнее, <1 быстрее (по умолчанию %(default)s)")
     speed.add_argument("--speed", type=positive, help="скорость речи, 1.5 = в полтора раза быстрее (= 1/length-scale)")
-    p.add_argument("--noise-scale", "--noise_scale", type=non_negative, default=D.noise_scale,
-                   help="живость интонации, 0 = всегда одинаково (по умолчанию %(default)s)")
-    p.add_argument("--sentence-silence", "--sentence_silence", type=non_negative, default=D.sentence_silence,
-                   help="пауза после предложения, с (по умолчанию %(default)s)")
-    p.add_argument("--paragraph-silence", "--paragraph_silence", type=non_negative, default=D.paragraph_silence,
-                   help="пауза между абзацами, с (по умолчанию %(default)s)")
-    p.add_argument("--gl-iters", "--gl_iters", type=int, default=D.gl_iters,
-                   help="итерации Гриффина-Лима (по умолчанию %(default)s)")
-    p.add_argument("--gl-momentum", "--gl_momentum", type=momentum, default=D.gl_momentum,
-                   help="момент быстрого Гриффина-Лима (по умолчанию %(default)s)")
-    p.add_argument("--gl-power", "--gl_power", type=positive, default=D.gl_power,
-                   help="степень амплитуд перед Гриффином-Лимом (по умолчанию %(default)s; у Coqui 1.5)")
-    p.add_argument("--seed", type=int, default=D.seed, help="зерно случайности: тот же текст — тот же звук")
-    p.add_argument("--loudness-lufs", type=float, default=D.loudness_lufs,
-                   help="громкость, LUFS (по умолчанию %(default)s)")
-    p.add_argument("--peak-dbfs", type=float, default=D.peak_dbfs,
-                   help="потолок истинного пика, dBTP (по умолчанию %(default)s)")
-    p.add_argument("--max-chunk-chars", type=int, default=D.max_chunk_chars,
-                   help="длинные предложения режутся на куски не длиннее (по умолчанию %(default)s)")
-    p.add_argument("--batch-size", type=int, default=D.batch_size, help="кусков за один проход модели")
+    for name, kind, text in KNOBS:
+        flags = dict.fromkeys([f"--{name.replace('_', '-')}", f"--{name}"])
+        p.add_argument(*flags, type=kind, default=getattr(D, name), help=f"{text} (по умолчанию %(default)s)")
     p.add_argument("--device", default="cpu", help="cpu или cuda")
     p.add_argument("--debug", action="store_true", help="подробный журнал и трассировки ошибок")
     args = p.parse_args(argv)
-    if args.gl_iters < 1 or args.max_chunk_chars < 20 or args.batch_size < 1:
-        p.error("--gl-iters и --batch-size должны быть ≥ 1, --max-chunk-chars ≥ 20")
+    if args.max_chunk_chars < 20:
+        p.error("--max-chunk-chars должно быть не меньше 20")
     return args
 
 
@@ -131,13 +104,9 @@ def read_text(args) -> str:
         text = args.text
     elif args.input_file is not None:
         try:
-            text = args.input_file.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise TextError(f"файл не найден: {args.input_file}") from None
-        except UnicodeDecodeError:
-            raise TextError(f"{args.input_file} не в кодировке UTF-8: сохраните его как UTF-8") from None
-        except OSError as error:
-            raise TextError(f"{args.input_file} не читается: {error.strerror}") from None
+            text = read_utf8(args.input_file, "Файл текста")
+        except UnreadableFile as error:
+            raise TextError(str(error)) from None
     elif sys.stdin.isatty():
         raise TextError("нет текста: дайте --text, -i ФАЙЛ или подайте текст на вход (stdin)")
     else:
@@ -218,28 +187,17 @@ def main(argv=None) -> int:
     if not args.debug:  # library deprecation notes and tracebacks are not for the reader of a lesson
         warnings.filterwarnings("ignore")
         logging.getLogger("TTS").setLevel(logging.CRITICAL)
-    from rutts.synth import VoiceError
+    from rutts.run import RunError
 
-    try:
+    if args.debug:
         return run(args)
-    except KeyboardInterrupt:
-        print("прервано: незаконченные файлы удалены", file=sys.stderr)
-        return 130
-    except (TextError, AudioError, VoiceError) as error:
-        if args.debug:
-            raise
-        print(f"ошибка: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # disk full, folder removed mid-run, ...
-        if args.debug:
-            raise
-        print(f"ошибка записи: {error.filename or ''} ({os_reason(error)})", file=sys.stderr)
-        return 1
+    return guarded(lambda: run(args), refused=(TextError, AudioError, RunError),
+                   interrupted="Прервано: незаконченные файлы удалены.")
 
 
 def run(args) -> int:
-    from rutts.synth import SynthesisConfig, Timeline, Voice, split_paragraphs, subtitles
-    from rutts.vocoder import GRIFFIN_LIM
+    from rutts.speech import GRIFFIN_LIM, SynthesisConfig, Timeline, Voice, subtitles
+    from rutts.text import split_paragraphs
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
@@ -254,20 +212,8 @@ def run(args) -> int:
                        stress=False if args.no_stress else None)
     voice.frontend.process("Загрузка.")  # the stress model loads on first use: count it as loading, not synthesis
     loaded = time.perf_counter()
-    syn = SynthesisConfig(
-        length_scale=1 / args.speed if args.speed else args.length_scale,
-        noise_scale=args.noise_scale,
-        sentence_silence=args.sentence_silence,
-        paragraph_silence=args.paragraph_silence,
-        gl_iters=args.gl_iters,
-        gl_momentum=args.gl_momentum,
-        gl_power=args.gl_power,
-        seed=args.seed,
-        loudness_lufs=args.loudness_lufs,
-        peak_dbfs=args.peak_dbfs,
-        max_chunk_chars=args.max_chunk_chars,
-        batch_size=args.batch_size,
-    )
+    syn = SynthesisConfig(length_scale=1 / args.speed if args.speed else args.length_scale,
+                          **{name: getattr(args, name) for name, _, _ in KNOBS})
     total = sum(map(len, paragraphs))
     with tqdm(total=total, unit="симв", desc="озвучиваю", disable=total < PROGRESS_FROM_CHARS, leave=False) as bar, \
             logging_redirect_tqdm():

@@ -4,7 +4,7 @@
     python make_recording_script.py --minutes 20 --texts lessons/*.md --out data/own_voice_script
     python make_recording_script.py --minutes 10 --lexicon my_lexicon.txt
 
-Sentences come from the built-in pool (rutts/recording_pool.txt) and from your own texts (--texts: lesson files,
+Sentences come from the built-in pool (rutts/own_voice/recording_pool.txt) and from your own texts (--texts: lesson files,
 plain text or Markdown), chosen greedily for coverage of letters with stress and ё and of their pairs, as the
 front end writes them. Prints the coverage reached against the most the candidates allow. Writes
 <out>/script.md (numbered, printable, with recording tips) and <out>/metadata.csv (`<id>|text`), which
@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from rutts.recording_script import (
+from rutts.cli import guarded
+from rutts.own_voice.script import (
     CHARS_PER_SECOND,
     MAX_SECONDS,
     ScriptError,
@@ -26,8 +27,7 @@ from rutts.recording_script import (
     read_texts,
     write_script,
 )
-from rutts.run_frontend import default_lexicon
-from rutts.text import FrontEnd, TextError
+from rutts.text import FrontEnd, TextError, default_lexicon
 
 SKIPPED = {"short": "короче 3 слов", "long": f"длиннее {MAX_SECONDS:g} с", "unspeakable": "без русских слов",
            "duplicate": "повторы"}
@@ -64,23 +64,20 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    return guarded(lambda: run(args), refused=(ScriptError, TextError))
+
+
+def run(args) -> int:
     started = time.monotonic()
-    try:
-        front_end = FrontEnd(args.lexicon or default_lexicon(), stress=not args.no_stress)
-        sentences = [] if args.no_pool else [(text, "pool") for text in read_pool()]
-        sentences += read_texts(args.texts)
-        candidates, skipped = prepare_candidates(sentences, front_end)
-        if not candidates:
-            raise ScriptError("не из чего выбирать: ни одно предложение не подошло (нужно 3+ русских слова, "
-                              f"не длиннее {MAX_SECONDS:g} с)")
-        script = choose(candidates, args.minutes)
-        markdown, metadata = write_script(args.out, script)
-    except (ScriptError, TextError) as error:
-        print(f"Ошибка: {error}", file=sys.stderr)
-        return 2
-    except OSError as error:
-        print(f"Ошибка: {error.filename}: {error.strerror}", file=sys.stderr)
-        return 2
+    front_end = FrontEnd(args.lexicon or default_lexicon(), stress=not args.no_stress)
+    sentences = [] if args.no_pool else [(text, "pool") for text in read_pool()]
+    sentences += read_texts(args.texts)
+    candidates, skipped = prepare_candidates(sentences, front_end)
+    if not candidates:
+        raise ScriptError("не из чего выбирать: ни одно предложение не подошло (нужно 3+ русских слова, "
+                          f"не длиннее {MAX_SECONDS:g} с)")
+    script = choose(candidates, args.minutes)
+    markdown, metadata = write_script(args.out, script)
     own = sum(c.source != "pool" for c in script.sentences)
     own_total = sum(c.source != "pool" for c in candidates)
     print(f"Сценарий: {len(script.sentences)} фраз, ≈ {script.seconds / 60:.1f} мин чтения "

@@ -25,7 +25,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rutts.audio import AudioError, atomic_output, convert_wav, stale_temp_files
+from rutts.audio import AudioError, convert_wav
+from rutts.cli import guarded
+from rutts.files import atomic_output, stale_temp_files
 
 WAV_DIR = "RUSLAN"
 
@@ -165,14 +167,8 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    try:
-        return run(args)
-    except UsageError as error:
-        print(f"Ошибка: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("Прервано. Готовые файлы сохранены; повторный запуск продолжит с того же места.", file=sys.stderr)
-        return 130
+    return guarded(lambda: run(args), refused=(UsageError,),
+                   interrupted="Прервано. Готовые файлы сохранены; повторный запуск продолжит с того же места.")
 
 
 if __name__ == "__main__":

@@ -15,17 +15,12 @@ import logging
 import sys
 from pathlib import Path
 
-from rutts.training import (
-    Limits,
-    TrainingSetupError,
-    available_presets,
-    best_checkpoint,
-    build_trainer,
-    configure_device,
-    gpu_peak_memory,
-    load_config,
-)
-from rutts.vocoder import vocoder_to_finetune
+from rutts.cli import fit_run
+from rutts.run import RunFolder, best_checkpoint, vocoder_to_finetune
+from rutts.train.config import TrainingSetupError, available_presets, load_config
+from rutts.train.glowtts import build_trainer, configure_device
+from rutts.train.stopping import Limits
+from rutts.train.trainer import summary
 
 log = logging.getLogger("train_glowtts")
 
@@ -70,7 +65,7 @@ def config_path(args) -> Path:
         return Path(args.config)
     if args.restore_path:
         base = Path(args.restore_path)
-        beside = (base if base.is_dir() else base.parent) / "config.json"
+        beside = RunFolder(base if base.is_dir() else base.parent).config_path
         if beside.is_file():
             log.info("дообучение: конфиг базовой модели %s", beside)
             return beside
@@ -101,32 +96,25 @@ def main(argv=None) -> int:
     except TrainingSetupError as error:
         print(f"Ошибка: {error}", file=sys.stderr)
         return 2
-    try:
-        trainer.fit()
-    except KeyboardInterrupt:
-        print(f"\nОбучение прервано, чекпойнт сохранён. Продолжить:\n"
-              f"  python train_glowtts.py --continue-path {trainer.output_path}", file=sys.stderr)
-        return 130
-    except Exception as error:  # the traceback is already in the log and in <run>/trainer_0_log.txt
-        print(f"Обучение упало: {error}. Папка прогона сохранена: {trainer.output_path}", file=sys.stderr)
-        return 1
-    best = best_checkpoint(trainer.output_path)
-    print(f"\nГотово ({trainer.stop_reason}), шагов: {trainer.total_steps_done} за "
-          f"{trainer.elapsed_seconds / 60:.1f} мин, пропущено NaN/Inf: {trainer.nonfinite_total}")
-    if trainer.fp16_overflows:
-        print(f"fp16: шагов, пропущенных при подборе масштаба градиентов: {trainer.fp16_overflows} (это нормально)")
-    peak = gpu_peak_memory()
-    if peak:
-        print(f"Пик памяти GPU: {peak}")
-    print(f"Модель для озвучки: {best}")
+    stopped = fit_run(trainer.fit, trainer.output_path,
+                      f"python train_glowtts.py --continue-path {trainer.output_path}")
+    if stopped is not None:
+        return stopped
+    print(f"\n{summary(trainer)}")
+    print(f"Модель для озвучки: {best_checkpoint(trainer.output_path)}")
     print(f"Дальше: python inference.py -m {trainer.output_path} --text \"Привет! Это мой голос.\" -o outputs/hello.wav")
     print(f"Графики и проверка: python view_tensorboard.py {trainer.output_path} --report")
-    base_vocoder = vocoder_to_finetune(Path(args.restore_path)) if args.restore_path else None
-    if base_vocoder:
-        print(f"База озвучивала вокодером {base_vocoder}. Дообучите его на этом корпусе, и этот прогон будет "
-              f"озвучивать им:\n  python train_vocoder.py --tts-run {trainer.output_path} "
-              f"--restore-path {base_vocoder}")
+    if args.restore_path:
+        print_base_vocoder(Path(args.restore_path), trainer.output_path)
     return 0
+
+
+def print_base_vocoder(base: Path, run: Path) -> None:
+    """The base's vocoder learned the base's speaker: say how to fine-tune it for this run."""
+    vocoder = vocoder_to_finetune(base)
+    if vocoder:
+        print(f"База озвучивала вокодером {vocoder}. Дообучите его на этом корпусе, и этот прогон будет "
+              f"озвучивать им:\n  python train_vocoder.py --tts-run {run} --restore-path {vocoder}")
 
 
 if __name__ == "__main__":

@@ -16,15 +16,14 @@ import logging
 import sys
 from pathlib import Path
 
-from rutts.training import Limits, TrainingSetupError, gpu_peak_memory
-from rutts.vocoder import link_vocoder
-from rutts.vocoder_training import (
-    available_vocoder_presets,
-    build_vocoder_trainer,
-    extract_gta_mels,
-    read_tts_config,
-    vocoder_config,
-)
+from rutts.cli import fit_run
+from rutts.run import best_checkpoint, link_vocoder
+from rutts.train.config import TrainingSetupError
+from rutts.train.stopping import Limits
+from rutts.train.trainer import summary
+from rutts.train.vocoder import build_vocoder_trainer
+from rutts.train.vocoder_config import available_vocoder_presets, read_tts_config, vocoder_config
+from rutts.train.vocoder_data import extract_gta_mels
 
 log = logging.getLogger("train_vocoder")
 
@@ -84,8 +83,6 @@ def build(args, overrides):
 
 def name_in_tts_run(tts_run: Path | None, run: Path) -> None:
     """The TTS run names this vocoder once it has a checkpoint to synthesize with."""
-    from rutts.checkpoints import best_checkpoint
-
     if tts_run is None or best_checkpoint(run) is None:
         return
     try:
@@ -106,22 +103,12 @@ def main(argv=None) -> int:
         print("\nПрервано до начала обучения", file=sys.stderr)
         return 130
     run = Path(trainer.output_path)
-    try:
-        trainer.fit()
-    except KeyboardInterrupt:
+    stopped = fit_run(trainer.fit, run, f"python train_vocoder.py --continue-path {run}")
+    if stopped in (None, 130):  # finished or interrupted with a checkpoint; not after a crash
         name_in_tts_run(args.tts_run, run)
-        print(f"\nОбучение прервано, чекпойнт сохранён. Продолжить:\n"
-              f"  python train_vocoder.py --continue-path {run}", file=sys.stderr)
-        return 130
-    except Exception as error:  # the traceback is already in the log and in <run>/trainer_0_log.txt
-        print(f"Обучение упало: {error}. Папка прогона сохранена: {run}", file=sys.stderr)
-        return 1
-    print(f"\nГотово ({trainer.stop_reason}), шагов: {trainer.total_steps_done} за "
-          f"{trainer.elapsed_seconds / 60:.1f} мин, пропущено NaN/Inf: {trainer.nonfinite_total}")
-    peak = gpu_peak_memory()
-    if peak:
-        print(f"Пик памяти GPU: {peak}")
-    name_in_tts_run(args.tts_run, run)
+    if stopped is not None:
+        return stopped
+    print(f"\n{summary(trainer)}")
     model = args.tts_run or "outputs/<прогон TTS>"
     flag = "" if args.tts_run else f" --vocoder {run}"
     print(f"Дальше: python inference.py -m {model}{flag} --text \"Привет! Это мой голос.\" -o outputs/hello.wav")

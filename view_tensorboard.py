@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from rutts import health
+from rutts.cli import guarded
+from rutts.train import health
 
 
 def positive_int(text: str) -> int:
@@ -90,11 +91,11 @@ def serve(logdir: Path, host: str, port: int) -> int:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        runs = health.find_runs(args.path)
-    except health.EventFilesError as error:
-        print(f"Ошибка: {error}", file=sys.stderr)
-        return 2
+    return guarded(lambda: run(args), refused=(health.EventFilesError,))
+
+
+def run(args) -> int:
+    runs = health.find_runs(args.path)
     if args.report:
         return report(runs, args.last_steps)
     return serve(args.path, args.host, args.port)

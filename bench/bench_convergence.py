@@ -80,16 +80,17 @@ def value_at(series, step: int) -> float:
 
 
 def score_checkpoints(run_dir: Path, corpus: Path, meter) -> list[dict]:
-    from rutts.health import read_scalars
+    from rutts.train.health import read_scalars
     from rutts.intelligibility import synthesize_validation
-    from rutts.synth import Voice
+    from rutts.run import RunFolder, numbered
+    from rutts.speech import Voice
 
-    started = (run_dir / "config.json").stat().st_mtime  # written when the run starts
+    started = RunFolder(run_dir).config_path.stat().st_mtime  # written when the run starts
     logged = read_scalars(run_dir)
     rows = []
-    for checkpoint in sorted(run_dir.glob("checkpoint_*.pth"), key=lambda p: int(p.stem.split("_")[1])):
+    for checkpoint in numbered(run_dir, "checkpoint"):
         step = int(checkpoint.stem.split("_")[1])
-        voice = Voice.load(checkpoint, run_dir / "config.json")
+        voice = Voice.load(checkpoint, RunFolder(run_dir).config_path)
         pairs = synthesize_validation(voice, corpus, run_dir / "val_wavs" / checkpoint.stem)
         report = meter.score(pairs)
         rows.append({

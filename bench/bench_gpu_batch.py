@@ -73,7 +73,7 @@ def measure(config, batch_size: int, steps: int, device: torch.device) -> dict:
 
 
 def main(argv=None) -> int:
-    from rutts.training import TrainingSetupError, available_presets, load_config
+    from rutts.train.config import TrainingSetupError, available_presets, load_config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(ROOT / "config.json"))

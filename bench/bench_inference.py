@@ -26,7 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rutts.audio import write_wav  # noqa: E402
-from rutts.synth import SynthesisConfig, Voice, model_files  # noqa: E402
+from rutts.run import model_files  # noqa: E402
+from rutts.speech import SynthesisConfig, Voice  # noqa: E402
 from rutts.text import split_sentences  # noqa: E402
 
 PARAGRAPH = (

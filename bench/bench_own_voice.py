@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from rutts.audio import resample, write_wav  # noqa: E402
 from rutts.dataset import read_metadata  # noqa: E402
+from rutts.run import numbered  # noqa: E402
 
 TAKE_RATE = 48000
 TAKE_SECONDS = 180
@@ -81,12 +82,19 @@ def home_mic(speech: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndar
     return (wet[:, None] * np.array([1.0, 0.92]) + noise).astype(np.float32)
 
 
-def render_takes(texts: list[str], folder: Path, voice: str, seed: int) -> None:
-    """Long takes read in order, each about TAKE_SECONDS, with 0.8-1.6 s pauses and varied loudness."""
+def begin(folder: Path) -> bool:
+    """False when `folder` was rendered to the end before; else it is made empty to render into."""
     if (folder / "done").is_file():
-        return
+        return False
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
+    return True
+
+
+def render_takes(texts: list[str], folder: Path, voice: str, seed: int) -> None:
+    """Long takes read in order, each about TAKE_SECONDS, with 0.8-1.6 s pauses and varied loudness."""
+    if not begin(folder):
+        return
     rng = np.random.default_rng(seed)
     take, seconds, number = [np.zeros(int(0.6 * TAKE_RATE), np.float32)], 0.0, 1
     for index, text in enumerate(texts):
@@ -101,10 +109,8 @@ def render_takes(texts: list[str], folder: Path, voice: str, seed: int) -> None:
 
 
 def render_singles(texts: list[str], folder: Path, voice: str, seed: int) -> None:
-    if (folder / "done").is_file():
+    if not begin(folder):
         return
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
     rng = np.random.default_rng(seed)
     for number, text in enumerate(texts, 1):
         audio, rate = speak(text, voice)
@@ -125,7 +131,7 @@ def write_metadata(path: Path, texts: list[str]) -> Path:
 def make_scripts(work: Path, minutes: float) -> tuple[Path, Path]:
     """The recording script (greedy coverage, as make_recording_script.py writes it) and the held-out sentences:
     pool sentences in neither the script nor the demo corpus."""
-    from rutts.recording_script import choose, prepare_candidates, read_pool, write_script
+    from rutts.own_voice.script import choose, prepare_candidates, read_pool, write_script
     from rutts.text import FrontEnd
 
     script_dir, held_out = work / "script", work / "held_out.csv"
@@ -144,7 +150,7 @@ def make_scripts(work: Path, minutes: float) -> tuple[Path, Path]:
 
 
 def import_corpus(recordings: Path, script: Path, out: Path) -> Path:
-    from rutts.recordings import REPORT_JSON, import_recordings
+    from rutts.own_voice.importer import REPORT_JSON, import_recordings
 
     if not (out / REPORT_JSON).is_file():
         result = import_recordings([recordings], script, out, 22050)
@@ -204,7 +210,7 @@ def train(name: str, args: list[str], runs: Path, threads: int | None = None) ->
         raise subprocess.CalledProcessError(process.returncode, command)
     wall = time.monotonic() - started
     run = next(p for p in out.iterdir() if p.is_dir())
-    steps = max(int(p.stem.rsplit("_", 1)[-1]) for p in run.glob("checkpoint_*.pth"))
+    steps = int(numbered(run, "checkpoint")[-1].stem.rsplit("_", 1)[-1])
     if process.returncode == 130:
         print(f"{name}: stopped by a signal at step {steps}, scored as it is", flush=True)
     info = {"run": str(run), "steps": steps, "wall_minutes": round(wall / 60, 1),
@@ -218,7 +224,7 @@ def train(name: str, args: list[str], runs: Path, threads: int | None = None) ->
 
 
 def synthesize(model: str, texts: list[str], folder: Path) -> list[Path]:
-    from rutts.synth import Voice
+    from rutts.speech import Voice
 
     wavs = [folder / f"{n:03d}.wav" for n in range(1, len(texts) + 1)]
     if all(w.is_file() for w in wavs):
@@ -236,8 +242,8 @@ def griffin_lim_copies(recordings: list[Path], folder: Path) -> list[Path]:
     from bench_vocoder import copy_synthesis
     from TTS.utils.audio import AudioProcessor
 
-    from rutts.training import load_config
-    from rutts.vocoder import GriffinLim
+    from rutts.train.config import load_config
+    from rutts.speech import GriffinLim
 
     wavs = [folder / w.name for w in recordings]
     if all(w.is_file() for w in wavs):
@@ -275,7 +281,6 @@ class Scorer:
 
 def score_checkpoints(run: Path, scorer: Scorer, texts: list[str], folder: Path, low: float, top: float) -> list:
     """Similarity, share and CER of every checkpoint_<step>.pth of a run: how the voice moves with training."""
-    from rutts.checkpoints import numbered
 
     points = []
     for checkpoint in numbered(run, "checkpoint"):

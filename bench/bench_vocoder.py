@@ -42,7 +42,7 @@ def held_out_clips(corpus: Path, meta: str, ap) -> list[tuple[str, np.ndarray]]:
 
 
 def copy_synthesis(vocoder, clips, ap, syn=None) -> list[np.ndarray]:
-    from rutts.synth import SynthesisConfig
+    from rutts.speech import SynthesisConfig
 
     out = []
     for _, audio in clips:
@@ -93,14 +93,14 @@ def minutes_at(table: dict[int, float], step: int) -> float:
 
 
 def curve(run: Path, clips, tts_ap, tts_audio, gl_pesq: float) -> list[dict]:
-    from rutts.checkpoints import numbered
-    from rutts.vocoder import CoquiVocoder
+    from rutts.run import RunFolder, numbered
+    from rutts.speech import CoquiVocoder
 
     table = step_minutes(run)
     rows = []
     for checkpoint in numbered(run, "checkpoint"):
         step = int(checkpoint.stem.split("_")[1])
-        vocoder = CoquiVocoder(checkpoint, run / "config.json", tts_ap, tts_audio, torch.device("cpu"))
+        vocoder = CoquiVocoder(checkpoint, RunFolder(run).config_path, tts_ap, tts_audio, torch.device("cpu"))
         row = {"step": step, "minutes": round(minutes_at(table, step), 1),
                **scores(clips, copy_synthesis(vocoder, clips, tts_ap), tts_ap.sample_rate)}
         rows.append(row)
@@ -136,8 +136,8 @@ def tts_rows(tts_run: Path, vocoders: list[str], gl_powers: list[float], corpus:
     whole batch in one generator call, as before FRAMES_PER_CALL), the sides alternated `repeat` times, the best of
     each counting (other processes only ever add time); then the CER of each voice."""
     from rutts.intelligibility import Meter, synthesize_validation
-    from rutts.synth import SynthesisConfig, Voice
-    from rutts.vocoder import FRAMES_PER_CALL, GRIFFIN_LIM
+    from rutts.speech import SynthesisConfig, Voice
+    from rutts.speech.vocoders import FRAMES_PER_CALL, GRIFFIN_LIM
 
     griffin_lim = Voice.load(tts_run, vocoder=GRIFFIN_LIM)
     voices = {"griffin-lim": (griffin_lim, SynthesisConfig())}
@@ -199,11 +199,12 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     from TTS.utils.audio import AudioProcessor
 
-    from rutts.synth import SynthesisConfig
-    from rutts.training import load_config
-    from rutts.vocoder import CoquiVocoder, GriffinLim, vocoder_files
+    from rutts.run import RunFolder
+    from rutts.speech import SynthesisConfig
+    from rutts.speech.vocoders import CoquiVocoder, GriffinLim, vocoder_files
+    from rutts.train.config import load_config
 
-    tts_config = load_config(args.tts_run / "config.json" if args.tts_run else ROOT / "config.json")
+    tts_config = RunFolder(args.tts_run).tts_config() if args.tts_run else load_config(ROOT / "config.json")
     ap = AudioProcessor(tts_config.audio)
     try:
         clips = held_out_clips(args.corpus, args.meta, ap)

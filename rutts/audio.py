@@ -2,27 +2,24 @@
 
 Audio is float32 in [-1, 1]: shape (frames,) for mono, (frames, channels) otherwise. Decoding and encoding are
 libsndfile's (soundfile; its MP3 encoder is LAME), resampling is soxr's, loudness is pyloudnorm's (ITU-R BS.1770).
-Every writer writes a temporary file beside the target and renames it into place, so a killed process never
-leaves a half-written file under the target name, only a ``*.partial`` file.
+Every writer writes through rutts.files.atomic_output, so a killed process never leaves a half-written file under
+the target name.
 """
 from __future__ import annotations
 
 import logging
 import os
-import re
 import struct
-import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
 
+from rutts.files import atomic_output
+
 log = logging.getLogger(__name__)
 
-TEMP_SUFFIX = ".partial"
 OPUS_RATE = 48_000  # libsndfile writes Opus only at 8/12/16/24/48 kHz; at other rates it leaves a 0-byte file
 TRUE_PEAK_OVERSAMPLING = 4  # as in ITU-R BS.1770 Annex 2
 LOUDNESS_BLOCK_S = 0.4  # BS.1770 gating block
@@ -98,39 +95,6 @@ def convert_wav(src: str | Path, dst: str | Path, sample_rate: int) -> None:
     """Any readable audio file -> mono 16-bit PCM WAV at sample_rate (written atomically)."""
     audio, rate = read_audio(src)
     write_wav(dst, resample(to_mono(audio), rate, sample_rate), sample_rate)
-
-
-# What atomic_output's mkstemp names look like: ".<target>.<8 random characters>.partial".
-_TEMP_NAME = re.compile(rf"\.(?P<target>.+)\.[a-z0-9_]{{8}}{re.escape(TEMP_SUFFIX)}")
-
-
-def stale_temp_files(folder: str | Path, targets: Iterable[str]) -> list[Path]:
-    """Temporary files atomic_output left in `folder` for these target names when its process was killed;
-    other ``*.partial`` files (anyone else's) are not listed."""
-    targets = set(targets)
-    return sorted(
-        path for path in Path(folder).glob(f".*{TEMP_SUFFIX}")
-        if (match := _TEMP_NAME.fullmatch(path.name)) and match.group("target") in targets
-    )
-
-
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-@contextmanager
-def atomic_output(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in path's folder; it replaces path only if the block finishes without error."""
-    path = Path(path)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    os.close(handle)
-    temp = Path(temp)
-    try:
-        yield temp
-        os.chmod(temp, 0o666 & ~_UMASK)  # mkstemp makes the file private; give it the usual permissions
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def _write(path: str | Path, audio: np.ndarray, sample_rate: int, container: str, subtype: str) -> None:

@@ -22,7 +22,8 @@ from typing import NamedTuple
 import numpy as np
 import soundfile as sf
 
-from rutts.audio import AudioError, atomic_output, read_audio, speech_bounds, to_mono, wav_shortfall
+from rutts.audio import AudioError, read_audio, speech_bounds, to_mono, wav_shortfall
+from rutts.files import write_text_atomic
 from rutts.text import FrontEnd, TextError
 
 log = logging.getLogger(__name__)
@@ -216,17 +217,6 @@ def validation_ids(ids: Iterable[str], fraction: float = VAL_FRACTION, minimum: 
     by_hash = sum(1 for utt_id in ranked if _hash_unit(utt_id) < fraction)
     floor = min(minimum, max(1, len(ranked) // 10)) if len(ranked) >= 2 else 0
     return set(ranked[: max(by_hash, floor)])
-
-
-def write_text_atomic(path: Path, text: str) -> bool:
-    """Write UTF-8 text (newlines as given) atomically; False if the file already holds it."""
-    path = Path(path)
-    data = text.encode("utf-8")
-    if path.is_file() and path.read_bytes() == data:
-        return False
-    with atomic_output(path) as temp:
-        temp.write_bytes(data)
-    return True
 
 
 @dataclass

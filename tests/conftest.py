@@ -115,7 +115,7 @@ TINY_MODEL = {
 @pytest.fixture
 def tiny_config_path(tmp_path, tiny_corpus):
     """config.json + the CPU preset + a very small model, pointing at the tiny corpus and a tmp outputs/."""
-    from rutts.training import load_config
+    from rutts.train.config import load_config
 
     config = load_config(ROOT / "config.json", "cpu")
     data = config.to_dict()

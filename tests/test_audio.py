@@ -6,9 +6,7 @@ import pytest
 import soundfile as sf
 
 from rutts.audio import (
-    TEMP_SUFFIX,
     AudioError,
-    atomic_output,
     convert_wav,
     limit_true_peak,
     measure_loudness,
@@ -25,6 +23,7 @@ from rutts.audio import (
     write_ogg_opus,
     write_wav,
 )
+from rutts.files import TEMP_SUFFIX, atomic_output
 
 
 def tone(freq: float, seconds: float, rate: int, amplitude: float = 0.3) -> np.ndarray:

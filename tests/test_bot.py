@@ -28,8 +28,8 @@ import pytest
 import soundfile as sf
 
 import bot
-from rutts.botqueue import FairQueue, LimitError, RateLimiter, split_voice_notes
-from rutts.redact import HIDDEN
+from rutts.bot.fairqueue import FairQueue, LimitError, RateLimiter, split_voice_notes
+from rutts.bot.redact import HIDDEN
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -243,7 +243,7 @@ def vocoder_dir(model_dir, tmp_path_factory):
     import torch
     from TTS.vocoder.models import setup_model
 
-    from rutts.vocoder_training import read_tts_config, vocoder_config
+    from rutts.train.vocoder_config import read_tts_config, vocoder_config
     from test_vocoder import TINY_VOCODER
 
     folder = tmp_path_factory.mktemp("vocoder_run")
@@ -427,7 +427,7 @@ def test_tracebacks_printed_outside_logging_hide_the_token(tmp_path):
     script = tmp_path / "crash.py"
     script.write_text(textwrap.dedent(f'''
         import asyncio, logging, threading
-        from rutts.redact import keep_secret
+        from rutts.bot.redact import keep_secret
 
         keep_secret("{TOKEN}")
 
@@ -454,7 +454,7 @@ def test_tracebacks_printed_outside_logging_hide_the_token(tmp_path):
 
 
 def test_plain_http_api_url_is_refused_unless_loopback(model_dir, tmp_path, monkeypatch, capfd):
-    from rutts.botserve import api_url_problem
+    from rutts.bot.serve import api_url_problem
 
     for url in ("http://127.0.0.1:8081/bot", "http://127.3.2.1/bot", "http://localhost:8081/bot",
                 "http://[::1]:8081/bot", "https://tg.example.org/bot"):
@@ -551,7 +551,7 @@ def test_chat_text_is_read_as_is_and_show_text_obeys_the_limits(run_bot, tmp_pat
 
 def test_text_is_read_as_the_run_recorded_it(run_bot, model_dir, tmp_path):
     """No --lexicon/--no-stress: the lexicon and stress setting the model's training text was processed with."""
-    from rutts.run_frontend import record_frontend
+    from rutts.run import record_frontend
 
     run = tmp_path / "run"
     run.mkdir()
@@ -571,7 +571,7 @@ def test_text_is_read_as_the_run_recorded_it(run_bot, model_dir, tmp_path):
 
 
 def test_the_vocoder_the_run_names_or_the_flags_choose_is_used(run_bot, model_dir, vocoder_dir, tmp_path, caplog):
-    from rutts.vocoder import link_vocoder
+    from rutts.run import link_vocoder
 
     run = tmp_path / "run"
     run.mkdir()

@@ -321,7 +321,7 @@ def test_limits_the_config_leaves_open_are_named_as_the_audit_s_own(corpus, tmp_
 
 
 def test_the_front_end_settings_are_recorded_beside_the_split(corpus, config, tmp_path, capsys, monkeypatch):
-    from rutts.run_frontend import LEXICON_COPY, RECORD_NAME, frontend_for
+    from rutts.run.frontend_record import LEXICON_COPY, RECORD_NAME, frontend_for
     from rutts.text import FrontEnd
 
     assert run(corpus, config, "--quick") == 0

@@ -13,10 +13,11 @@ import torch
 from conftest import TINY_MODEL
 from trainer.generic_utils import KeepAverage
 
-from rutts.checkpoints import best_checkpoint, is_readable, numbered, staged_best_model
-from rutts.run_frontend import RECORD_NAME, read_record, record_frontend
+from rutts.run import RECORD_NAME, best_checkpoint, is_readable, numbered, read_record, record_frontend, staged_best_model
 from rutts.text import FrontEnd
-from rutts.training import Limits, TrainingSetupError, build_trainer, load_config
+from rutts.train.config import TrainingSetupError, load_config
+from rutts.train.glowtts import build_trainer
+from rutts.train.stopping import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,7 +66,7 @@ def test_truncated_best_model_falls_back_to_the_newest_readable_checkpoint(run_c
     assert best_checkpoint(run_copy) == run_copy / "best_model.pth"
     truncate(run_copy / "best_model.pth")
     assert not is_readable(run_copy / "best_model.pth")
-    caplog.set_level(logging.WARNING, logger="rutts.checkpoints")
+    caplog.set_level(logging.WARNING, logger="rutts.run")
     (best_numbered,) = numbered(run_copy, "best_model")
     assert best_checkpoint(run_copy) == best_numbered
     assert "best_model.pth не читается" in caplog.text
@@ -78,7 +79,7 @@ def test_truncated_best_model_falls_back_to_the_newest_readable_checkpoint(run_c
 
 
 def test_voice_loads_a_run_whose_best_model_is_truncated(run_copy, caplog):
-    from rutts.synth import Voice
+    from rutts.speech import Voice
 
     truncate(run_copy / "best_model.pth")
     record_frontend(run_copy, None, stress=False)
@@ -212,7 +213,7 @@ def test_run_gets_the_corpus_record_also_when_continued(tiny_corpus, tmp_path, c
     trainer.fit()
 
     record_frontend(corpus, None, stress=False)  # the corpus processed again, differently
-    caplog.set_level(logging.WARNING, logger="rutts.run_frontend")
+    caplog.set_level(logging.WARNING, logger="rutts.run")
     build_trainer(load_config(run / "config.json"), continue_path=run, limits=Limits(max_steps=4))
     assert read_record(run)["stress"] is False and not (run / "frontend_lexicon.txt").exists()
     assert "теперь обработан иначе" in caplog.text
@@ -222,7 +223,7 @@ def test_old_corpus_without_record_is_named_and_its_cache_gives_the_settings(tin
     corpus = corpus_copy(tiny_corpus, tmp_path)
     signature = FrontEnd(None, stress=False).signature
     (corpus / "processed_text_cache.json").write_text(json.dumps({"signature": signature}), encoding="utf-8")
-    caplog.set_level(logging.WARNING, logger="rutts.run_frontend")
+    caplog.set_level(logging.WARNING, logger="rutts.run")
     run = build_trainer(tiny_config(corpus, tmp_path / "outputs"), limits=Limits(max_steps=2)).output_path
     assert f"перезапустите python check_sample_rate.py {corpus}" in caplog.text
     assert read_record(run)["signature"] == signature and read_record(run)["lexicon"] is None

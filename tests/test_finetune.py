@@ -8,9 +8,9 @@ import torch
 
 import check_sample_rate
 import train_glowtts
-from rutts.recordings import import_recordings
-from rutts.training import best_checkpoint, load_config
-from rutts.vocoder import link_vocoder, linked_vocoder
+from rutts.own_voice.importer import import_recordings
+from rutts.run import best_checkpoint, link_vocoder, linked_vocoder
+from rutts.train.config import load_config
 from test_import_recordings import RATE, SCRIPT, home_mic, speak_female
 
 PRESET = Path(__file__).resolve().parent.parent / "presets" / "finetune.json"

@@ -17,7 +17,7 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 import view_tensorboard
-from rutts import health
+from rutts.train import health
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS_PER_EPOCH = 30
@@ -210,14 +210,14 @@ def test_in_training_history_is_bounded_and_still_sees_the_start_and_the_end_of_
     bound = health.HISTORY_HEAD + health.HISTORY_TAIL
     assert all(len(points) == bound for points in series.values())  # not 21 000: a check costs the same later on
     assert series["loss"][0][0] == 0 and series["loss"][-1][0] == 700 * STEPS_PER_EPOCH - 1
-    healthy = history.check(steps_per_epoch=STEPS_PER_EPOCH)
+    healthy = health.check_history(history.series(), steps_per_epoch=STEPS_PER_EPOCH)
     assert all(f.level == health.OK for f in healthy), health.format_report(healthy, "long history")
     assert "упал" in by_key(healthy, "duration").message  # judged against the start of the run, kept in the head
 
     rising = long_history()
     for step in range(20_000, 21_000):
         rising.add("loss", step + 1000, 0.4 + 0.002 * step - 40)  # the last 1000 steps climb from 0.4 to 2.4
-    assert levels(rising.check(steps_per_epoch=STEPS_PER_EPOCH))["loss_trend"] == health.WARN
+    assert levels(health.check_history(rising.series(), steps_per_epoch=STEPS_PER_EPOCH))["loss_trend"] == health.WARN
 
 
 def test_resumed_run_keeps_only_the_points_logged_after_the_restart(tmp_path):

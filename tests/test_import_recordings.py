@@ -12,7 +12,7 @@ import soundfile as sf
 import soxr
 
 import import_recordings
-from rutts.recordings import import_recordings as run_import
+from rutts.own_voice.importer import import_recordings as run_import
 
 RATE = 48000
 # Lengths differ from one sentence to the next, as in a real script; the third has a long pause after its comma.
@@ -75,7 +75,7 @@ def script(tmp_path):
 @pytest.fixture
 def long_script(script):
     """The script followed by 30 sentences she has not read yet."""
-    from rutts.recording_script import read_pool
+    from rutts.own_voice.script import read_pool
 
     with script.open("a", encoding="utf-8") as file:
         for number, text in enumerate(read_pool()[:30], len(SCRIPT) + 1):
@@ -128,7 +128,8 @@ def test_long_take_is_split_into_the_right_sentences(tmp_path, long_script, spok
 def test_matching_of_a_long_reading_without_audio():
     """300 sentences read in two takes at 14 characters a second: some split at a comma pause, some skipped, a
     cough and a false start in between; the last 40 not read yet."""
-    from rutts.recordings import Sentence, _Piece, _align, match_takes
+    from rutts.own_voice.clips import Sentence
+    from rutts.own_voice.takes import _align, _Piece, match_takes
 
     rng = np.random.default_rng(5)
     skipped, split = {17, 140, 141, 222}, set(range(5, 260, 9))

@@ -13,6 +13,8 @@ import soundfile as sf
 
 pytest.importorskip("num2words")
 from rutts import intelligibility as intel  # noqa: E402
+from rutts.intelligibility.cli import main as meter_main  # noqa: E402
+from rutts.intelligibility.model import MODEL_BIN_SIZE  # noqa: E402
 
 SENTENCES = [
     "Кошка спала на подоконнике и грелась на солнце.",
@@ -148,7 +150,7 @@ def test_cli_prints_rows_and_summary(speech, tmp_path, capsys):
     meta = tmp_path / "metadata_val.csv"
     meta.write_text(f"{wav.stem}|{text}\n", encoding="utf-8")
     out = tmp_path / "scores.json"
-    assert intel.main(["--wavs", str(wav.parent), "--meta", str(meta), "--json", str(out)]) == 0
+    assert meter_main(["--wavs", str(wav.parent), "--meta", str(meta), "--json", str(out)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert re.fullmatch(r"CER=\d\.\d{3} WER=\d\.\d{3} N=1", last)
     saved = json.loads(out.read_text(encoding="utf-8"))
@@ -171,26 +173,27 @@ def test_cli_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, meta_tex
     meta = tmp_path / "meta.csv"
     meta.write_text(meta_text, encoding="utf-8")
     out = tmp_path / "scores.json"
-    assert intel.main(["--wavs", str(tmp_path), "--meta", str(meta), "--json", str(out)]) == 1
+    assert meter_main(["--wavs", str(tmp_path), "--meta", str(meta), "--json", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("ошибка:") and message in err[0]
+    assert len(err) == 1 and err[0].startswith("Ошибка:") and message in err[0]
     assert not out.exists() and not list(tmp_path.glob(".scores.json*"))
 
 
 def test_model_gets_lexicon_and_stress_only_when_the_user_gives_them(monkeypatch, tmp_path):
     """None lets Voice.load read them from the run's front-end record."""
-    from rutts import synth
+    from rutts.run import RunError
+    from rutts.speech import Voice
 
     calls = []
 
     def load(model, **settings):
         calls.append(settings)
-        raise synth.VoiceError("остановлено тестом")
+        raise RunError("остановлено тестом")
 
-    monkeypatch.setattr(synth.Voice, "load", load)
+    monkeypatch.setattr(Voice, "load", load)
     base = ["--model", str(tmp_path), "--corpus", str(tmp_path), "--wavs", str(tmp_path)]
-    assert intel.main(base) == 1
-    assert intel.main([*base, "--lexicon", "my.txt", "--no-stress"]) == 1
+    assert meter_main(base) == 2
+    assert meter_main([*base, "--lexicon", "my.txt", "--no-stress"]) == 2
     assert calls == [{"lexicon": None, "stress": None}, {"lexicon": Path("my.txt"), "stress": False}]
 
 
@@ -200,9 +203,9 @@ def test_missing_lexicon_for_a_real_model_is_one_line(tmp_path, capsys):
     run = save_run(tmp_path / "run")
     args = ["--model", str(run), "--corpus", str(tmp_path), "--wavs", str(tmp_path / "wavs"),
             "--lexicon", str(tmp_path / "nope.txt")]
-    assert intel.main(args) == 1
+    assert meter_main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("ошибка:") and "nope.txt" in err[0]
+    assert len(err) == 1 and err[0].startswith("Ошибка:") and "nope.txt" in err[0]
 
 
 def test_truncated_model_is_rebuilt(tmp_path):
@@ -211,7 +214,7 @@ def test_truncated_model_is_rebuilt(tmp_path):
     with (folder / "model.bin").open("r+b") as handle:
         handle.truncate(1000)
     assert intel.ensure_model(folder) == folder
-    assert (folder / "model.bin").stat().st_size == intel.MODEL_BIN_SIZE
+    assert (folder / "model.bin").stat().st_size == MODEL_BIN_SIZE
     assert sorted(p.name for p in tmp_path.iterdir()) == ["whisper-base"]  # no temporary folder left
 
 

@@ -4,7 +4,7 @@ import random
 import pytest
 
 import make_recording_script
-from rutts.recording_script import (
+from rutts.own_voice.script import (
     Candidate,
     choose,
     prepare_candidates,

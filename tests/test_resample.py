@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 import resample_wavs
-from rutts.audio import TEMP_SUFFIX
+from rutts.files import TEMP_SUFFIX
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA = "metadata_RUSLAN_22200.csv"

@@ -4,15 +4,8 @@ import logging
 
 import pytest
 
-from rutts.run_frontend import (
-    LEXICON_COPY,
-    RECORD_NAME,
-    copy_record,
-    default_lexicon,
-    frontend_for,
-    record_frontend,
-)
-from rutts.text import FrontEnd, TextError
+from rutts.run.frontend_record import LEXICON_COPY, RECORD_NAME, copy_record, frontend_for, record_frontend
+from rutts.text import FrontEnd, TextError, default_lexicon
 
 
 @pytest.fixture
@@ -23,7 +16,7 @@ def lexicon(tmp_path):
 
 
 def warnings_of(caplog):
-    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "rutts.run_frontend"]
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and r.name == "rutts.run.frontend_record"]
 
 
 def test_record_is_read_back_as_the_same_front_end(tmp_path, lexicon, caplog, monkeypatch):

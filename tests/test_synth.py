@@ -1,4 +1,4 @@
-"""rutts.synth on a freshly initialized tiny GlowTTS: loading, text splitting, loudness, speed, timings, seeds."""
+"""rutts.speech on a freshly initialized tiny GlowTTS: loading, text splitting, loudness, speed, timings, seeds."""
 import json
 import math
 
@@ -9,7 +9,9 @@ import torch
 
 from conftest import ROOT, TINY_MODEL
 from rutts.audio import measure_loudness, true_peak, write_wav
-from rutts.synth import SynthesisConfig, Voice, VoiceError, split_chunks, split_paragraphs, subtitles
+from rutts.run import RunError
+from rutts.speech import SynthesisConfig, Voice, subtitles
+from rutts.text import split_chunks, split_paragraphs
 from rutts.text import CHARACTERS
 
 FRAMES_PER_TOKEN = 4
@@ -165,12 +167,12 @@ def test_run_folder_picks_best_model_and_config(tiny_run, tmp_path):
 
 
 def test_missing_model_files_are_named(tmp_path):
-    with pytest.raises(VoiceError, match="модель не найдена"):
+    with pytest.raises(RunError, match="модель не найдена"):
         Voice.load(tmp_path / "missing")
-    with pytest.raises(VoiceError, match="нет читаемого чекпо[ий]нта"):
+    with pytest.raises(RunError, match="нет читаемого чекпо[ий]нта"):
         Voice.load(tmp_path)
     (tmp_path / "lonely.pth").write_bytes(b"weights without a config")
-    with pytest.raises(VoiceError, match="не найден конфиг"):
+    with pytest.raises(RunError, match="не найден конфиг"):
         Voice.load(tmp_path / "lonely.pth")
 
 
@@ -179,25 +181,25 @@ def test_mismatched_config_or_checkpoint_is_named(tiny_run, tmp_path):
     config = json.loads((tiny_run / "config.json").read_text(encoding="utf-8"))
     vits = tmp_path / "vits.json"
     vits.write_text(json.dumps(dict(config, model="vits")), encoding="utf-8")
-    with pytest.raises(VoiceError, match="не конфиг GlowTTS"):
+    with pytest.raises(RunError, match="не конфиг GlowTTS"):
         Voice.load(checkpoint, vits)
     latin = tmp_path / "latin.json"
     latin.write_text(json.dumps(dict(config, characters=dict(config["characters"], characters="abc"))), encoding="utf-8")
-    with pytest.raises(VoiceError, match="другим набором символов"):
+    with pytest.raises(RunError, match="другим набором символов"):
         Voice.load(checkpoint, latin)
     wider = tmp_path / "wider.json"
     wider.write_text(json.dumps(dict(config, hidden_channels_dec=48)), encoding="utf-8")
-    with pytest.raises(VoiceError, match=r"не подходит к конфигу .*wider.json: другие размеры сети: слой decoder"):
+    with pytest.raises(RunError, match=r"не подходит к конфигу .*wider.json: другие размеры сети: слой decoder"):
         Voice.load(checkpoint, wider)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"not a checkpoint")
-    with pytest.raises(VoiceError, match="не читается как чекпоинт"):
+    with pytest.raises(RunError, match="не читается как чекпоинт"):
         Voice.load(junk, tiny_run / "config.json")
 
 
 def test_model_trained_with_another_alphabet_is_named(tiny_run, tmp_path):
     other = save_run(tmp_path / "other", characters=CHARACTERS + "x")
-    with pytest.raises(VoiceError, match="другой алфавит: лишние «x»"):
+    with pytest.raises(RunError, match="другой алфавит: лишние «x»"):
         Voice.load(other / "checkpoint_3.pth", tiny_run / "config.json")
 
 
@@ -228,5 +230,5 @@ def test_vocoder_with_other_mel_settings_is_refused(tiny_run, tmp_path):
     vocoder = setup_model(config)
     config.save_json(str(tmp_path / "vocoder.json"))
     torch.save({"model": vocoder.state_dict()}, tmp_path / "vocoder.pth")
-    with pytest.raises(VoiceError, match="mel_fmax 8000.0 ≠ None"):  # tests/test_vocoder.py: a matching one
+    with pytest.raises(RunError, match="mel_fmax 8000.0 ≠ None"):  # tests/test_vocoder.py: a matching one
         Voice.load(tiny_run, vocoder=tmp_path / "vocoder.pth", vocoder_config=tmp_path / "vocoder.json")

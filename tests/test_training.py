@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rutts.training import GuardedTrainer, Limits, TrainingSetupError, build_trainer, load_config
+from rutts.train.config import TrainingSetupError, load_config
+from rutts.train.glowtts import build_trainer
+from rutts.train.stopping import Limits
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -219,7 +221,7 @@ def test_nan_gradients_of_real_steps_are_not_applied_then_lr_is_halved_and_kept_
     layer.register_hook(lambda grad: grad * float("nan") if trainer.total_steps_done in poisoned else grad)
     snapshots = weights_before_each_step(trainer)
     lr, base_lrs = config.lr, list(trainer.scheduler[0].base_lrs)
-    caplog.set_level(logging.WARNING, logger="rutts.training")
+    caplog.set_level(logging.WARNING, logger="rutts.train")
     trainer.fit()
 
     assert trainer.nonfinite_total == len(poisoned)

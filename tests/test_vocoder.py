@@ -19,19 +19,15 @@ import torch
 import inference
 import view_tensorboard
 from conftest import ROOT
-from rutts import health
 from rutts.audio import measure_loudness, true_peak
-from rutts.checkpoints import best_checkpoint
-from rutts.synth import Voice
-from rutts.training import TrainingSetupError
-from rutts.vocoder import GRIFFIN_LIM, LINK_FILE, CoquiVocoder, GriffinLim, frame_groups
-from rutts.vocoder_training import (
-    build_vocoder_trainer,
-    extract_gta_mels,
-    read_tts_config,
-    vocoder_config,
-    vocoder_samples,
-)
+from rutts.run import LINK_FILE, best_checkpoint
+from rutts.speech import GRIFFIN_LIM, CoquiVocoder, GriffinLim, Voice
+from rutts.speech.vocoders import frame_groups
+from rutts.train import health
+from rutts.train.config import TrainingSetupError
+from rutts.train.vocoder import build_vocoder_trainer
+from rutts.train.vocoder_config import read_tts_config, vocoder_config
+from rutts.train.vocoder_data import extract_gta_mels, vocoder_samples
 from test_bot import OWNER, fake, run_bot, voice_of  # noqa: F401  (fixtures)
 from test_inference import LESSON, LESSON_SENTENCES
 from test_synth import save_run, speech_runs
@@ -187,7 +183,7 @@ def test_tts_run_names_its_vocoder_and_voice_uses_it(setup, vocoder_run, caplog)
     elsewhere = setup["tmp"] / "moved_tts_run"  # a named vocoder that is gone: warning, Griffin-Lim
     save_run(elsewhere)
     (elsewhere / LINK_FILE).write_text(json.dumps({"vocoder_run": "../no_such_run"}), encoding="utf-8")
-    with caplog.at_level("WARNING", logger="rutts.vocoder"):
+    with caplog.at_level("WARNING", logger="rutts.speech"):
         assert isinstance(Voice.load(elsewhere).vocoder, GriffinLim)
     assert "no_such_run" in caplog.text and "Griffin-Lim" in caplog.text
 
@@ -263,7 +259,7 @@ def run_cli(capsys, *args):
 
 
 def one_error(err):
-    lines = [line for line in err.splitlines() if line.startswith("ошибка")]
+    lines = [line for line in err.splitlines() if line.startswith("Ошибка")]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
 
@@ -280,7 +276,7 @@ def test_vocoder_with_other_mel_settings_or_rate_is_refused(setup, vocoder_run, 
         (other / "best_model.pth").symlink_to(best_checkpoint(run))
         code, err = run_cli(capsys, "-m", setup["tts_run"], "--vocoder", other, "--text", "Привет.",
                             "-o", tmp_path / "x.wav")
-        assert code == 1 and named in one_error(err)
+        assert code == 2 and named in one_error(err)
     assert not (tmp_path / "x.wav").exists()
 
 
@@ -288,9 +284,9 @@ def test_tts_and_vocoder_mixups_are_named(setup, vocoder_run, tmp_path, capsys):
     run, _, _ = vocoder_run
     code, err = run_cli(capsys, "-m", setup["tts_run"], "--vocoder", setup["tts_run"], "--text", "Привет.",
                         "-o", tmp_path / "x.wav")
-    assert code == 1 and "конфиг модели GlowTTS, а не вокодера" in one_error(err)
+    assert code == 2 and "конфиг модели GlowTTS, а не вокодера" in one_error(err)
     code, err = run_cli(capsys, "-m", run, "--text", "Привет.", "-o", tmp_path / "x.wav")
-    assert code == 1 and "это вокодер, его передают через --vocoder" in one_error(err)
+    assert code == 2 and "это вокодер, его передают через --vocoder" in one_error(err)
     as_tts = train("--tts-run", run, "--preset", setup["preset"], "--max-steps", "1")
     assert as_tts.returncode == 2 and "конфиг вокодера, а не TTS" in as_tts.stderr
     as_restore = train("--tts-run", setup["tts_run"], "--preset", setup["preset"], "--restore-path",
@@ -482,7 +478,7 @@ def test_evaluation_leaves_out_a_discriminator_that_does_not_train_yet(setup, tm
 
 def test_vocoder_output_lines_up_with_the_mel(setup, vocoder_run):
     """Coqui's generator pads the mel by inference_padding frames each side; their sound must not shift the speech."""
-    from rutts.synth import SynthesisConfig
+    from rutts.speech import SynthesisConfig
 
     run, _, _ = vocoder_run
     voice = Voice.load(setup["tts_run"], vocoder=run)
@@ -503,7 +499,7 @@ def test_frame_groups_keep_each_generator_call_within_its_budget():
 
 
 def test_every_chunk_gets_its_own_sound_however_the_calls_are_grouped(setup, vocoder_run):
-    from rutts.synth import SynthesisConfig
+    from rutts.speech import SynthesisConfig
 
     run, _, _ = vocoder_run
     vocoder = Voice.load(setup["tts_run"], vocoder=run).vocoder
@@ -528,8 +524,8 @@ def test_griffin_lim_exponent_sharpens_real_speech_better_than_coquis():
     from TTS.utils.audio import AudioProcessor
 
     from conftest import speak
-    from rutts.synth import SynthesisConfig
-    from rutts.training import load_config
+    from rutts.speech import SynthesisConfig
+    from rutts.train.config import load_config
 
     ap = AudioProcessor(load_config(ROOT / "config.json").audio)
     griffin_lim = GriffinLim(ap, torch.device("cpu"))

@@ -35,9 +35,8 @@ import soundfile as sf
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a plain script: make the repo's rutts importable
-from rutts.audio import (  # noqa: E402
-    TEMP_SUFFIX, AudioError, atomic_output, read_audio, resample, to_mono, trim_silence, write_wav,
-)
+from rutts.audio import AudioError, read_audio, resample, to_mono, trim_silence, write_wav  # noqa: E402
+from rutts.files import TEMP_SUFFIX, UnreadableFile, atomic_output, read_utf8  # noqa: E402
 from rutts.text import TextError, normalize  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -83,11 +82,9 @@ def load_proverbs() -> list[str]:
 def load_own_sentences(path: Path) -> list[str]:
     """One sentence a line; blank lines and lines starting with # are skipped."""
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise BuildError(f"Файл с фразами не найден: {path}") from None
-    except UnicodeDecodeError:
-        raise BuildError(f"Файл с фразами {path} не в кодировке UTF-8: сохраните его как UTF-8") from None
+        lines = read_utf8(path, "Файл с фразами").splitlines()
+    except UnreadableFile as error:
+        raise BuildError(str(error)) from None
     sentences = []
     for number, line in enumerate(lines, 1):
         line = " ".join(line.split())

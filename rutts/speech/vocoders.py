@@ -1,4 +1,4 @@
-"""Mel spectrogram → sound: Griffin-Lim in torch, or a Coqui vocoder (HiFi-GAN, MelGAN, ...).
+"""Mel spectrogram → sound: Griffin-Lim in torch, or a trained vocoder.
 
 Which one a voice gets (`load_vocoder`):
 - an explicit vocoder: a run folder of train_vocoder.py (its best readable checkpoint and its config.json), a
@@ -8,19 +8,15 @@ Which one a voice gets (`load_vocoder`):
   Griffin-Lim; a named vocoder that is gone or broken gives a warning and Griffin-Lim.
 A vocoder made for other mel settings than the acoustic model's is refused, naming the fields that differ.
 """
-import functools
-import json
 import logging
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-if TYPE_CHECKING:
-    from rutts.synth import SynthesisConfig
+from rutts.run import RunError, RunFolder, linked_vocoder, read_vocoder_config
+from rutts.run.state import LINK_FILE
+from rutts.speech.settings import SynthesisConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +29,6 @@ GRIFFIN_LIM = "griffin-lim"  # `vocoder` value that forces the fallback
 # V2 on 2 cores, 8 chunks of 800 frames in one call RTF 0.074, each alone 0.020; 8 of 100 frames together 0.020,
 # each alone 0.033 (bench/bench_vocoder.py compares the two with the TTS run's own chunks).
 FRAMES_PER_CALL = 800
-LINK_FILE = "vocoder.json"  # in a TTS run folder: {"vocoder_run": path of the vocoder run, relative to the TTS run}
-
-
-class VoiceError(Exception):
-    """The model, its config or the vocoder cannot be used; the message says what is wrong (in Russian)."""
 
 
 def mel_differences(ours, theirs) -> list[str]:
@@ -54,7 +45,7 @@ class GriffinLim:
         self.inverse_mel = torch.linalg.pinv(torch.from_numpy(ap.mel_basis).double()).float().to(device)
         self.window = torch.hann_window(ap.win_length, device=device)
 
-    def __call__(self, mels: torch.Tensor, frames: list[int], syn: "SynthesisConfig") -> list[np.ndarray]:
+    def __call__(self, mels: torch.Tensor, frames: list[int], syn: SynthesisConfig) -> list[np.ndarray]:
         """mels [B, T, n_mels] as the model gives them, `frames` valid frames of each → one waveform each."""
         from torchaudio.functional import griffinlim
         from TTS.utils.audio.numpy_transforms import db_to_amp
@@ -77,46 +68,6 @@ class GriffinLim:
         return [wave.astype(np.float32) for wave in out]
 
 
-@functools.cache
-def vocoder_config_class():
-    """HifiganConfig that keeps the discriminator's parameters too: Coqui's MelGAN discriminators read them, but
-    HifiganConfig has no such field, so a smaller discriminator could be neither chosen nor saved (Coqui's own
-    loader drops the field and then cannot build the model). Saved with model "hifigan", like Coqui's."""
-    from TTS.vocoder.configs import HifiganConfig
-
-    @dataclass
-    class VocoderConfig(HifiganConfig):
-        discriminator_model_params: dict = field(default_factory=dict)
-
-    return VocoderConfig
-
-
-def read_vocoder_config(path: Path):
-    """A Coqui vocoder config; VoiceError for a file that is not one (a GlowTTS config above all)."""
-    from TTS.config import load_config
-    from TTS.vocoder.configs.shared_configs import BaseVocoderConfig
-
-    try:
-        kind = json.loads(Path(path).read_text(encoding="utf-8")).get("model")
-    except FileNotFoundError:
-        raise VoiceError(f"конфиг вокодера не найден: {path}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as error:
-        raise VoiceError(f"{path} не читается как конфиг JSON: {error}") from None
-    if kind == "glow_tts":
-        raise VoiceError(f"{path} — конфиг модели GlowTTS, а не вокодера: модель передают через -m/--model, "
-                         "вокодер — папкой прогона train_vocoder.py")
-    try:
-        config = load_config(str(path))
-    except Exception as error:  # Coqui raises many types for an unknown model name or a broken field
-        raise VoiceError(f"{path}: не конфиг вокодера Coqui (model = {kind!r}): {error}") from None
-    if not isinstance(config, BaseVocoderConfig):
-        raise VoiceError(f"{path} — конфиг модели {kind!r}, а не вокодера")
-    if kind == "hifigan":
-        config = vocoder_config_class()()
-        config.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-    return config
-
-
 def is_model_name(vocoder: str | Path) -> bool:
     """A Coqui model name ("vocoder_models/...") that is not also a path here."""
     return not Path(vocoder).exists() and str(vocoder).startswith("vocoder_models/")
@@ -124,26 +75,21 @@ def is_model_name(vocoder: str | Path) -> bool:
 
 def vocoder_files(vocoder: str | Path, vocoder_config: str | Path | None = None) -> tuple[Path, Path]:
     """(checkpoint, config.json) of a vocoder run folder, a checkpoint or a Coqui model name."""
-    from rutts.checkpoints import best_checkpoint
-
     path = Path(vocoder)
     if path.is_dir():
-        config = Path(vocoder_config) if vocoder_config else path / "config.json"
+        config = Path(vocoder_config) if vocoder_config else RunFolder(path).config_path
         read_vocoder_config(config)  # a GlowTTS run is named as such before any checkpoint is looked at
-        checkpoint = best_checkpoint(path)  # best_model.pth (lowest eval mel loss), else the newest whole one
-        if checkpoint is None:
-            raise VoiceError(f"в {path} нет читаемого чекпоинта вокодера (best_model.pth или checkpoint_*.pth)")
-        return checkpoint, config
+        return RunFolder(path).checkpoint(), config  # best_model.pth (lowest eval mel loss), else the newest whole one
     if vocoder_config or not is_model_name(vocoder):
         if not path.exists():
-            raise VoiceError(f"вокодер не найден: {path}")
-        return path, Path(vocoder_config) if vocoder_config else path.parent / "config.json"
+            raise RunError(f"вокодер не найден: {path}")
+        return path, Path(vocoder_config) if vocoder_config else RunFolder(path.parent).config_path
     from TTS.utils.manage import ModelManager
 
     try:
         checkpoint, config, _ = ModelManager().download_model(str(vocoder))
     except Exception as error:  # network, unknown name, ...: Coqui raises many types
-        raise VoiceError(
+        raise RunError(
             f"вокодер {vocoder} не скачивается моделями Coqui (нет интернета или нет такого имени?): "
             f"{type(error).__name__}: {str(error)[:160]}"
         ) from None
@@ -160,17 +106,17 @@ class CoquiVocoder:
         self.config = read_vocoder_config(config_path)
         differ = mel_differences(tts_audio, self.config.audio)
         if differ:
-            raise VoiceError(f"вокодер {checkpoint} сделан для других настроек мел-спектрограммы, чем модель "
+            raise RunError(f"вокодер {checkpoint} сделан для других настроек мел-спектрограммы, чем модель "
                              f"(модель ≠ вокодер): {', '.join(differ)}")
         if not Path(checkpoint).is_file():
-            raise VoiceError(f"чекпоинт вокодера не найден: {checkpoint}")
+            raise RunError(f"чекпоинт вокодера не найден: {checkpoint}")
         try:
             self.model = setup_model(self.config)
             self.model.load_checkpoint(self.config, str(checkpoint), eval=True)
         except Exception as error:  # Coqui and torch raise many types for a wrong or foreign file
             hint = ("; это чекпоинт GlowTTS? вокодер — папка прогона train_vocoder.py"
                     if isinstance(error, RuntimeError) and "encoder." in str(error) else "")
-            raise VoiceError(f"вокодер {checkpoint} не загружается: {type(error).__name__}: "
+            raise RunError(f"вокодер {checkpoint} не загружается: {type(error).__name__}: "
                              f"{str(error)[:200]}{hint}") from None
         self.model.to(device)
         self.device = device
@@ -181,7 +127,7 @@ class CoquiVocoder:
         self.frames_per_call = FRAMES_PER_CALL
 
     @torch.inference_mode()
-    def __call__(self, mels: torch.Tensor, frames: list[int], syn: "SynthesisConfig") -> list[np.ndarray]:
+    def __call__(self, mels: torch.Tensor, frames: list[int], syn: SynthesisConfig) -> list[np.ndarray]:
         """The batch in generator calls of at most `frames_per_call` padded frames (chunks come sorted by length,
         so little is padded: each mel is extended with its own last frame, as Coqui pads). Coqui's generators pad
         the mel by `inference_padding` frames on each side (HiFi-GAN: 5, 58 ms at 22 kHz): the sound of those
@@ -218,44 +164,6 @@ def frame_groups(frames: list[int], budget: int) -> list[list[int]]:
     return groups
 
 
-def link_vocoder(tts_run: Path, vocoder_run: Path) -> Path:
-    """Make a TTS run name its vocoder (tts_run/vocoder.json), so synthesis needs no --vocoder."""
-    from rutts.audio import atomic_output
-
-    try:
-        target = os.path.relpath(Path(vocoder_run).resolve(), Path(tts_run).resolve())
-    except ValueError:  # another drive on Windows
-        target = str(Path(vocoder_run).resolve())
-    link = Path(tts_run) / LINK_FILE
-    with atomic_output(link) as temp:
-        temp.write_text(json.dumps({"vocoder_run": Path(target).as_posix()}, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
-    return link
-
-
-def linked_vocoder(tts_run: Path) -> Path | None:
-    """The vocoder run a TTS run names, or None; VoiceError when vocoder.json is there but unreadable."""
-    link = Path(tts_run) / LINK_FILE
-    if not link.is_file():
-        return None
-    try:
-        return (Path(tts_run) / json.loads(link.read_text(encoding="utf-8"))["vocoder_run"]).resolve()
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise VoiceError(f"{link} не читается ({type(error).__name__})") from None
-
-
-def vocoder_to_finetune(base: Path) -> Path | None:
-    """The vocoder a fine-tuned model's base names (base: its run folder or a checkpoint in it), or None. The new
-    run does not take it over: a vocoder learns its speaker (on the own-voice benchmark, fine-tuning the base's
-    vocoder on her clips took PESQ on her held-out clips from 1.04 to 1.21), so it is fine-tuned for the new voice."""
-    base = Path(base)
-    try:
-        named = linked_vocoder(base if base.is_dir() else base.parent)
-    except VoiceError:
-        return None
-    return named if named is not None and named.exists() else None
-
-
 def load_vocoder(vocoder: str | Path | None, vocoder_config: str | Path | None, tts_run: Path, tts_ap, tts_audio,
                  device: torch.device):
     """The mel → sound function of a voice (see the module docstring for what `vocoder` may be)."""
@@ -268,9 +176,9 @@ def load_vocoder(vocoder: str | Path | None, vocoder_config: str | Path | None, 
         if named is None:
             return GriffinLim(tts_ap, device)
         if not named.exists():
-            raise VoiceError(f"папки {named} нет")
+            raise RunError(f"папки {named} нет")
         voice_vocoder = CoquiVocoder(*vocoder_files(named), tts_ap, tts_audio, device)
-    except VoiceError as error:
+    except RunError as error:
         log.warning("вокодер, названный в %s, не загружается (%s): звук через Griffin-Lim", tts_run / LINK_FILE,
                     error)
         return GriffinLim(tts_ap, device)

@@ -12,20 +12,14 @@ import logging
 import shutil
 from pathlib import Path
 
-from rutts.audio import atomic_output
-from rutts.text import VERSION, FrontEnd, TextError
+from rutts.files import atomic_output
+from rutts.dataset import CACHE_FILE
+from rutts.text import VERSION, FrontEnd, TextError, default_lexicon
 
 log = logging.getLogger(__name__)
 
 RECORD_NAME = "frontend.json"
 LEXICON_COPY = "frontend_lexicon.txt"
-DEFAULT_LEXICON_NAME = "lexicon.txt"
-
-
-def default_lexicon() -> Path | None:
-    """lexicon.txt in the current folder if it exists (the one home of that default)."""
-    path = Path(DEFAULT_LEXICON_NAME)
-    return path if path.is_file() else None
 
 
 def _write_text(path: Path, text: str) -> None:
@@ -83,8 +77,6 @@ def copy_record(src: Path, dst: Path) -> bool:
 def _settings_from_cache(corpus: Path) -> tuple[Path | None, bool] | None:
     """(lexicon, stress) an old corpus's training text was processed with, worked out from the signature of its
     processed-text cache: known when the built-in lexicon alone or ./lexicon.txt gives that signature; else None."""
-    from rutts.dataset import CACHE_FILE
-
     try:
         signature = json.loads((Path(corpus) / CACHE_FILE).read_text(encoding="utf-8")).get("signature")
     except (OSError, ValueError, AttributeError):
@@ -121,7 +113,7 @@ def frontend_for(folder: Path, lexicon: Path | None = None, stress: bool | None 
         if lexicon is not None:
             differences.append(f"словарь {lexicon} (при обучении {record['lexicon'] or 'только встроенный'})")
         else:
-            differences.append("встроенный словарь rutts/lexicon_default.txt изменился после обучения")
+            differences.append("встроенный словарь rutts/text/lexicon_default.txt изменился после обучения")
     if record.get("version") != VERSION:
         differences.append(f"версия обработки текста {VERSION} (при обучении {record.get('version')})")
     if differences:

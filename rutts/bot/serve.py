@@ -29,7 +29,7 @@ from telegram.ext import Application, BaseRateLimiter
 from telegram.warnings import PTBDeprecationWarning
 
 from rutts.audio import OPUS_RATE, resample
-from rutts.botqueue import FairQueue, LimitError, RateLimiter, split_voice_notes
+from rutts.bot.fairqueue import FairQueue, LimitError, RateLimiter, split_voice_notes
 from rutts.text import TextError
 
 log = logging.getLogger("bot")

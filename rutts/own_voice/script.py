@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from rutts.dataset import process_texts, write_text_atomic
-from rutts.text import STRESS, VOWELS, FrontEnd, TextError, split_sentences
+from rutts.dataset import process_texts
+from rutts.files import write_text_atomic
+from rutts.text import STRESS, VOWELS, FrontEnd, TextError, split_paragraphs, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +119,6 @@ def read_pool(path: Path = POOL) -> list[str]:
 
 def read_texts(paths: Iterable[Path]) -> list[tuple[str, str]]:
     """Her texts (plain text or Markdown lessons) → (sentence, file name), Markdown markup dropped."""
-    from rutts.synth import split_paragraphs
-
     found = []
     for path in paths:
         path = Path(path)

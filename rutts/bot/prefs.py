@@ -5,7 +5,7 @@ import json
 import logging
 from pathlib import Path
 
-from rutts.audio import atomic_output
+from rutts.files import atomic_output
 
 log = logging.getLogger(__name__)
 

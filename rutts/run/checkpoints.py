@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from rutts.run.errors import RunError
+
 log = logging.getLogger(__name__)
 
 BEST = "best_model.pth"
@@ -138,13 +140,43 @@ def describe_mismatch(state: dict, model: torch.nn.Module) -> str | None:
     return None
 
 
-def check_restorable(checkpoint: Path, model: torch.nn.Module) -> None:
-    """ValueError (a message for the user) for a base checkpoint to fine-tune from that the trainer would load only
-    in part or not at all."""
-    from trainer.io import load_fsspec  # what the trainer restores with
+def load_state(checkpoint: Path) -> dict:
+    """A Coqui checkpoint's contents, loaded as the trainer loads them; RunError for a file that is not one."""
+    from trainer.io import load_fsspec
 
-    problem = describe_mismatch(load_fsspec(checkpoint, map_location="cpu"), model)
+    try:
+        state = load_fsspec(checkpoint, map_location="cpu")
+    except Exception as error:  # torch raises many types for a file that is not a checkpoint
+        raise RunError(f"{checkpoint} не читается как чекпоинт PyTorch ({type(error).__name__})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+        raise RunError(f"{checkpoint}: в файле нет весов модели (ключ 'model')")
+    return state
+
+
+def check_fits(state: dict, model: torch.nn.Module, checkpoint: Path, purpose: str, hint: str) -> None:
+    """RunError "<checkpoint> не подходит <purpose>: <the mismatch><hint>" where the weights do not fit the model:
+    the trainer would load a partial match quietly and PyTorch would answer with a wall of size errors."""
+    problem = describe_mismatch(state, model)
     if problem:
-        beside = Path(checkpoint).parent / "config.json"
-        hint = f"; возьмите конфиг базовой модели: --config {beside}" if beside.is_file() else ""
-        raise ValueError(f"{checkpoint} не подходит для дообучения этой модели: {problem}{hint}")
+        raise RunError(f"{checkpoint} не подходит {purpose}: {problem}{hint}")
+
+
+def set_aside_unreadable_checkpoints(run_dir: Path) -> None:
+    """A run killed while writing a checkpoint leaves it truncated, and the trainer would resume from exactly
+    that file. The newest unreadable checkpoint_N / best_model_N files are renamed to unreadable-*.bak (kept,
+    out of reach of the trainer's checkpoint search and rotation), so the run continues from the newest one that
+    loads. RunError when none is left."""
+    from trainer.io import load_fsspec  # what the trainer itself resumes with
+
+    for kind in ("checkpoint", "best_model"):
+        for path in reversed(numbered(run_dir, kind)):
+            try:
+                load_fsspec(path, map_location="cpu")
+                break
+            except Exception as error:  # torch raises many types for a truncated file
+                aside = path.with_name(f"unreadable-{path.name}.bak")
+                path.replace(aside)
+                log.warning("%s не читается (%s; прогон убили во время записи?): отложен как %s, продолжаю с "
+                            "предыдущего", path.name, type(error).__name__, aside.name)
+    if not any(Path(run_dir).glob("*.pth")):
+        raise RunError(f"В {run_dir} не осталось читаемых чекпойнтов: продолжать не с чего")
