@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from rutts.audio import WRITERS, AudioError, write_audio
-from rutts.cli import guarded, non_negative, os_reason, positive, positive_int
+from rutts.cli import guarded, non_negative, non_negative_int, os_reason, positive, positive_int
 from rutts.files import UnreadableFile, atomic_output, read_utf8
 from rutts.text import TextError
 
@@ -51,6 +51,7 @@ KNOBS = [
     ("gl_iters", positive_int, "итерации Гриффина-Лима"),
     ("gl_momentum", momentum, "момент быстрого Гриффина-Лима"),
     ("gl_power", positive, "степень амплитуд перед Гриффином-Лимом (у Coqui 1.5)"),
+    ("vocoder_gl_iters", non_negative_int, "итерации Гриффина-Лима поверх кадрового вокодера, с его фазы (0 — нет)"),
     ("seed", int, "зерно случайности: тот же текст — тот же звук"),
     ("loudness_lufs", float, "громкость, LUFS"),
     ("peak_dbfs", float, "потолок истинного пика, dBTP"),

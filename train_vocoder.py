@@ -1,6 +1,8 @@
-"""Train a HiFi-GAN vocoder (Coqui's GAN) for a GlowTTS voice, on the same corpus, with Coqui's Trainer.
+"""Train a vocoder for a GlowTTS voice, on the same corpus, with Coqui's Trainer: a frame-level vocoder (FreeV or
+Vocos design, trains in CPU minutes) or HiFi-GAN (Coqui's GAN, needs a GPU), chosen by the preset.
 
-    python train_vocoder.py --tts-run outputs/<run> --preset cpu --max-minutes 30   # audio + corpus of that run
+    python train_vocoder.py --tts-run outputs/<run> --max-minutes 60   # freev_cpu without a GPU, gpu8gb with one
+    python train_vocoder.py --tts-run outputs/<run> --preset vocos_cpu  # presets/vocoder/: freev_*, vocos_cpu, cpu, gpu8gb
     python train_vocoder.py --tts-config config.json --data data/RUSLAN_22k --preset gpu8gb
     python train_vocoder.py --continue-path outputs/<vocoder run>     # resume after a crash, Ctrl-C or SIGTERM
     python train_vocoder.py --tts-run outputs/<run> --restore-path <folder>/model_file.pth   # fine-tune
@@ -8,21 +10,27 @@
     python train_vocoder.py --tts-run outputs/<run> --coqpit.batch_size=4       # any HifiganConfig field
 
 The audio settings always come from the TTS config (the vocoder must read the acoustic model's mels). With
---tts-run the TTS run is made to name this vocoder (outputs/<run>/vocoder.json): inference.py, the course mode
-and the bot then use it without --vocoder. Train ids come from metadata_train.csv, evaluation from metadata_val.csv.
+--tts-run the TTS run is made to name this vocoder (outputs/<run>/vocoder.json) if it beats Griffin-Lim on the
+held-out clips: inference.py, the course mode and the bot then use it without --vocoder. Train ids come from metadata_train.csv, evaluation from metadata_val.csv.
 """
 import argparse
 import logging
 import sys
 from pathlib import Path
 
+import torch
+
 from rutts.cli import fit_run
-from rutts.run import best_checkpoint, link_vocoder
+from rutts.run import RunError, best_checkpoint, link_vocoder, read_vocoder_config
+from rutts.run.state import write_vocoder_check
+from rutts.speech.heldout import compare_with_griffin_lim
+from rutts.speech.vocoders import make_vocoder, vocoder_files
 from rutts.train.config import TrainingSetupError
 from rutts.train.stopping import Limits
 from rutts.train.trainer import summary
 from rutts.train.vocoder import build_vocoder_trainer
-from rutts.train.vocoder_config import available_vocoder_presets, read_tts_config, vocoder_config
+from rutts.train.vocoder_config import (available_vocoder_presets, default_preset, is_frame_vocoder, read_tts_config,
+                                        vocoder_config)
 from rutts.train.vocoder_data import extract_gta_mels
 
 log = logging.getLogger("train_vocoder")
@@ -36,7 +44,8 @@ def preset_name(value: str) -> str:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Обучение вокодера HiFi-GAN для голоса GlowTTS.")
+    parser = argparse.ArgumentParser(description="Обучение вокодера для голоса GlowTTS (кадровый FreeV/Vocos или "
+                                                 "HiFi-GAN — по пресету).")
     tts = parser.add_mutually_exclusive_group()
     tts.add_argument("--tts-run", "--tts_run", type=Path,
                      help="прогон GlowTTS: его настройки звука и корпус; он запомнит этот вокодер")
@@ -44,7 +53,8 @@ def parse_args(argv):
                      help="конфиг GlowTTS, откуда берутся настройки звука (по умолчанию config.json)")
     parser.add_argument("--preset", type=preset_name,
                         help=f"набор настроек вокодера: {', '.join(available_vocoder_presets())} или файл .json "
-                             "(по умолчанию gpu8gb на видеокарте, иначе cpu)")
+                             "(по умолчанию gpu8gb на видеокарте, иначе freev_cpu; при --restore-path — та же "
+                             "схема, что у дообучаемого)")
     parser.add_argument("--data", type=Path, help="папка корпуса (по умолчанию корпус конфига TTS)")
     parser.add_argument("--continue-path", "--continue_path", type=Path, help="продолжить прогон вокодера")
     parser.add_argument("--restore-path", "--restore_path", type=Path,
@@ -66,15 +76,15 @@ def parse_args(argv):
 
 
 def build(args, overrides):
-    import torch
-
     tts_source = args.tts_run or args.tts_config or (None if args.continue_path else Path("config.json"))
     tts_config = read_tts_config(tts_source) if tts_source else None
     if args.continue_path:
         return build_vocoder_trainer(None, continue_path=args.continue_path, tts_config=tts_config,
                                      limits=Limits(args.max_steps, args.max_minutes, args.health_every))
-    preset = args.preset or ("gpu8gb" if torch.cuda.is_available() else "cpu")
+    preset = args.preset or default_preset(args.restore_path, torch.cuda.is_available())
     config = vocoder_config(tts_config, preset, overrides, args.data)
+    if args.gta_from and is_frame_vocoder(config):
+        raise TrainingSetupError("кадровый вокодер учится на мелах самих записей: --gta-from только для HiFi-GAN")
     if args.gta_from:
         config.feature_path = str(extract_gta_mels(args.gta_from, Path(config.data_path)))
     return build_vocoder_trainer(config, restore_path=args.restore_path, output_path=args.output_path,
@@ -82,13 +92,39 @@ def build(args, overrides):
 
 
 def name_in_tts_run(tts_run: Path | None, run: Path) -> None:
-    """The TTS run names this vocoder once it has a checkpoint to synthesize with."""
+    """The TTS run names this vocoder if its best checkpoint beats Griffin-Lim on the held-out clips."""
     if tts_run is None or best_checkpoint(run) is None:
         return
+    print("Сравниваю вокодер с Гриффином-Лимом на отложенных записях...")
     try:
-        print(f"Прогон TTS {tts_run} теперь озвучивает этим вокодером ({link_vocoder(tts_run, run)})")
+        scores = check_against_griffin_lim(run)
+    except (RunError, OSError) as error:
+        print(f"Сравнить не удалось ({error}): {tts_run} по-прежнему звучит как раньше", file=sys.stderr)
+        return
+    verdict = (f"спектральное расстояние до записей {scores['vocoder']:.3f} против {scores['griffin_lim']:.3f} у "
+               f"Гриффина-Лима ({scores['clips']} фраз)")
+    if scores["vocoder"] >= scores["griffin_lim"]:
+        print(f"Вокодер пока хуже Гриффина-Лима: {verdict}. Прогон TTS {tts_run} его не назначает; послушать: "
+              f"--vocoder {run}; доучить: python train_vocoder.py --continue-path {run}")
+        return
+    try:
+        print(f"Вокодер лучше Гриффина-Лима: {verdict}. Прогон TTS {tts_run} теперь озвучивает им "
+              f"({link_vocoder(tts_run, run)})")
     except OSError as error:
         print(f"Не удалось записать {tts_run}/vocoder.json: {error.strerror}", file=sys.stderr)
+
+
+def check_against_griffin_lim(run: Path) -> dict:
+    """Score the run's best checkpoint against Griffin-Lim on its corpus's held-out clips and record it."""
+    from TTS.utils.audio import AudioProcessor
+
+    checkpoint, config_path = vocoder_files(run)
+    config = read_vocoder_config(config_path)
+    ap = AudioProcessor(config.audio)
+    vocoder = make_vocoder(checkpoint, config_path, ap, config.audio, torch.device("cpu"))
+    scores = compare_with_griffin_lim(vocoder, Path(config.data_path), ap)
+    write_vocoder_check(run, checkpoint, scores)
+    return scores
 
 
 def main(argv=None) -> int:

@@ -2,11 +2,16 @@
 
     python bench/bench_vocoder.py --corpus data/demo_22k --vocoder outputs/<vocoder run> [--vocoder ...] \
         --tts-run outputs/<tts run> --curve --json outputs/bench_vocoder.json
+    python bench/bench_vocoder.py --train freev_cpu --train vocos_cpu --minutes 30 60 120 --tts-run outputs/<tts run>
 
+- --train: trains each preset on the corpus, each on a core of its own (Linux: taskset; one thread), stopping at each
+  of --minutes with a copy of its best model, then scores the copies as --vocoder runs (all presets at once: the
+  machine needs as many free cores as presets);
 - copy synthesis of the corpus's held-out clips (--meta, by default metadata_val.csv: never trained on): the real
   mel of each clip → Griffin-Lim (--gl-power: at other exponents too) / each vocoder → PESQ-wb (ITU-T P.862.2, at
-  16 kHz) and STOI against the clip itself, and DNSMOS P.808 (a MOS predicted without reference; the clips' own is
-  the top of that scale);
+  16 kHz) and STOI against the clip itself, DNSMOS P.808 (a MOS predicted without reference; the clips' own is
+  the top of that scale), and the short-window spectral distance train_vocoder.py decides with (rutts.speech.heldout);
+  --seeded-gl N: a frame vocoder also with N Griffin-Lim iterations started from its own phase;
 - --curve: the same PESQ for every checkpoint of each vocoder run, against its training minutes (from the event
   files' wall time), and where it crosses Griffin-Lim;
 - --tts-run: Whisper CER and DNSMOS P.808 of full TTS output (the held-out sentences read by the TTS model) with
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -43,26 +49,67 @@ def held_out_clips(corpus: Path, meta: str, ap) -> list[tuple[str, np.ndarray]]:
 
 def copy_synthesis(vocoder, clips, ap, syn=None) -> list[np.ndarray]:
     from rutts.speech import SynthesisConfig
+    from rutts.speech.heldout import copy_synthesis as one
 
-    out = []
-    for _, audio in clips:
-        mel = torch.from_numpy(ap.melspectrogram(audio).astype(np.float32)).T.unsqueeze(0)  # [1, T, C]
-        out.append(vocoder(mel, [mel.shape[1]], syn or SynthesisConfig())[0])
-    return out
+    return [one(vocoder, audio, ap, syn or SynthesisConfig()) for _, audio in clips]
 
 
 def scores(clips, waves, rate: int) -> dict:
     from pesq import pesq
     from pystoi import stoi
 
-    pesqs, stois = [], []
+    from rutts.speech.heldout import spectral_distance
+
+    pesqs, stois, distances = [], [], []
     for (_, ref), deg in zip(clips, waves):
         n = min(len(ref), len(deg))
         ref16, deg16 = (soxr.resample(x[:n].astype(np.float64), rate, 16000) for x in (ref, deg))
         pesqs.append(pesq(16000, ref16, deg16, "wb"))
         stois.append(stoi(ref[:n], deg[:n], rate, extended=False))
+        distances.append(spectral_distance(ref, deg))
     return {"pesq_wb": float(np.mean(pesqs)), "stoi": float(np.mean(stois)), "p808": p808(waves, rate),
-            "n": len(pesqs)}
+            "distance": float(np.mean(distances)), "n": len(pesqs)}
+
+
+def describe(row: dict) -> str:
+    return (f"PESQ-wb {row['pesq_wb']:.2f}, STOI {row['stoi']:.3f}, P.808 {row['p808']:.2f}, "
+            f"расстояние {row['distance']:.4f}")
+
+
+def train_presets(presets: list[str], minutes: list[float], corpus: Path, tts_config: Path, out: Path) -> list[Path]:
+    """Each preset trained in its own process pinned to a core of its own, stopped at each of `minutes` (continued
+    with --continue-path between them) with a copy of its best model in <out>/<preset>_<minutes>m/. Returns the
+    copies, in order of preset and minutes."""
+    import shutil
+    import subprocess
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    runs = {preset: None for preset in presets}
+    copies = []
+    done = 0.0
+    for mark in sorted(minutes):
+        jobs = {}
+        for number, preset in enumerate(presets):
+            pin = ["taskset", "-c", str(cores[number % len(cores)])] if cores and shutil.which("taskset") else []
+            where = (["--continue-path", str(runs[preset])] if runs[preset] else
+                     ["--tts-config", str(tts_config), "--data", str(corpus), "--preset", preset,
+                      "--output-path", str(out / "runs" / preset)])
+            command = [*pin, sys.executable, str(ROOT / "train_vocoder.py"), *where, "--max-minutes", str(mark - done)]
+            log = open(out / f"{preset}_{mark:g}m.log", "w", encoding="utf-8")
+            jobs[preset] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log)
+        for preset, (job, log) in jobs.items():
+            job.wait()
+            log.close()
+            runs[preset] = runs[preset] or next((out / "runs" / preset).iterdir())
+            copy = out / f"{preset}_{mark:g}m"
+            copy.mkdir(parents=True, exist_ok=True)
+            for name in ("best_model.pth", "config.json"):
+                shutil.copy2(runs[preset] / name, copy / name)
+            copies.append(copy)
+        done = mark
+        print(f"  обучено {mark:g} мин: {', '.join(presets)}", flush=True)
+    return sorted(copies, key=lambda path: (presets.index(path.name.rsplit("_", 1)[0]), path.name))
 
 
 def p808(waves, rate: int) -> float:
@@ -94,13 +141,13 @@ def minutes_at(table: dict[int, float], step: int) -> float:
 
 def curve(run: Path, clips, tts_ap, tts_audio, gl_pesq: float) -> list[dict]:
     from rutts.run import RunFolder, numbered
-    from rutts.speech import CoquiVocoder
+    from rutts.speech.vocoders import make_vocoder
 
     table = step_minutes(run)
     rows = []
     for checkpoint in numbered(run, "checkpoint"):
         step = int(checkpoint.stem.split("_")[1])
-        vocoder = CoquiVocoder(checkpoint, RunFolder(run).config_path, tts_ap, tts_audio, torch.device("cpu"))
+        vocoder = make_vocoder(checkpoint, RunFolder(run).config_path, tts_ap, tts_audio, torch.device("cpu"))
         row = {"step": step, "minutes": round(minutes_at(table, step), 1),
                **scores(clips, copy_synthesis(vocoder, clips, tts_ap), tts_ap.sample_rate)}
         rows.append(row)
@@ -188,6 +235,12 @@ def main(argv=None) -> int:
                              "можно несколько")
     parser.add_argument("--tts-run", type=Path, help="прогон GlowTTS для CER и RTF полного синтеза")
     parser.add_argument("--curve", action="store_true", help="PESQ каждого чекпойнта против минут обучения")
+    parser.add_argument("--train", action="append", default=[],
+                        help="обучить вокодер с этим пресетом (можно несколько, каждый на своём ядре) и оценить "
+                             "его лучшую модель на каждой отметке --minutes")
+    parser.add_argument("--minutes", type=float, nargs="+", default=[30, 60, 120], help="отметки для --train")
+    parser.add_argument("--seeded-gl", type=int, action="append", default=[],
+                        help="кадровый вокодер ещё и с N итерациями Гриффина-Лима с его фазы; можно несколько")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="замеров RTF каждой стороны, попеременно; лучший считается")
     parser.add_argument("--json", type=Path, help="записать результаты сюда")
@@ -201,7 +254,7 @@ def main(argv=None) -> int:
 
     from rutts.run import RunFolder
     from rutts.speech import SynthesisConfig
-    from rutts.speech.vocoders import CoquiVocoder, GriffinLim, vocoder_files
+    from rutts.speech.vocoders import FrameVocoderRunner, GriffinLim, make_vocoder, vocoder_files
     from rutts.train.config import load_config
 
     tts_config = RunFolder(args.tts_run).tts_config() if args.tts_run else load_config(ROOT / "config.json")
@@ -216,21 +269,29 @@ def main(argv=None) -> int:
     griffin_lim = GriffinLim(ap, torch.device("cpu"))
     default = SynthesisConfig()
     gl = scores(clips, copy_synthesis(griffin_lim, clips, ap), ap.sample_rate)
-    print(f"  Гриффин-Лим ({default.gl_iters} итераций, степень {default.gl_power:g}): PESQ-wb {gl['pesq_wb']:.2f}, "
-          f"STOI {gl['stoi']:.3f}, P.808 {gl['p808']:.2f}", flush=True)
+    print(f"  Гриффин-Лим ({default.gl_iters} итераций, степень {default.gl_power:g}): {describe(gl)}", flush=True)
     result = {"griffin_lim": gl, "griffin_lim_powers": {}, "vocoders": {}, "curves": {}, "tts": []}
     for power in args.gl_power:
         row = scores(clips, copy_synthesis(griffin_lim, clips, ap, SynthesisConfig(gl_power=power)), ap.sample_rate)
         result["griffin_lim_powers"][str(power)] = row
         print(f"  Гриффин-Лим, степень {power:g}: PESQ-wb {row['pesq_wb']:.2f}, STOI {row['stoi']:.3f}, "
               f"P.808 {row['p808']:.2f}", flush=True)
+    if args.train:
+        out = Path("outputs/bench_vocoder_train")
+        out.mkdir(parents=True, exist_ok=True)
+        config_path = RunFolder(args.tts_run).config_path if args.tts_run else ROOT / "config.json"
+        args.vocoder += [str(p) for p in train_presets(args.train, args.minutes, args.corpus, config_path, out)]
     for run in map(Path, args.vocoder):
         checkpoint, config = vocoder_files(run)
-        vocoder = CoquiVocoder(checkpoint, config, ap, tts_config.audio, torch.device("cpu"))
+        vocoder = make_vocoder(checkpoint, config, ap, tts_config.audio, torch.device("cpu"))
         row = scores(clips, copy_synthesis(vocoder, clips, ap), ap.sample_rate)
         result["vocoders"][run.name] = {"checkpoint": checkpoint.name, **row}
-        print(f"  {run.name} ({checkpoint.name}): PESQ-wb {row['pesq_wb']:.2f}, STOI {row['stoi']:.3f}, "
-              f"P.808 {row['p808']:.2f}", flush=True)
+        print(f"  {run.name} ({checkpoint.name}): {describe(row)}", flush=True)
+        for iters in args.seeded_gl if isinstance(vocoder, FrameVocoderRunner) else []:
+            row = scores(clips, copy_synthesis(vocoder, clips, ap, SynthesisConfig(vocoder_gl_iters=iters)),
+                         ap.sample_rate)
+            result["vocoders"][f"{run.name}+gl{iters}"] = {"checkpoint": checkpoint.name, **row}
+            print(f"  {run.name} + {iters} итераций Гриффина-Лима с его фазы: {describe(row)}", flush=True)
         if args.curve:
             result["curves"][run.name] = curve(run, clips, ap, tts_config.audio, gl["pesq_wb"])
     if args.tts_run:

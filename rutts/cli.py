@@ -81,3 +81,7 @@ def non_negative(value: str) -> float:
 
 def positive_int(value: str) -> int:
     return _number(value, lambda n: n > 0, "целое число больше нуля", int)
+
+
+def non_negative_int(value: str) -> int:
+    return _number(value, lambda n: n >= 0, "целое неотрицательное число", int)

@@ -1,4 +1,5 @@
-"""A run's config.json: a GlowTTS config (Coqui's GlowTTSConfig) or a vocoder config (Coqui's HiFi-GAN config)."""
+"""A run's config.json: a GlowTTS config (Coqui's GlowTTSConfig) or a vocoder config (Coqui's HiFi-GAN config, or
+our frame vocoder's, model "frame_vocoder")."""
 # No "from __future__ import annotations" here: coqpit reads the dataclass annotations as types, not strings.
 
 import functools
@@ -54,6 +55,29 @@ def vocoder_config_class():
     return VocoderConfig
 
 
+FRAME_VOCODER = "frame_vocoder"  # `model` of a frame-level (iSTFT) vocoder's config
+
+
+@functools.cache
+def frame_vocoder_config_class():
+    """Config of a frame-level vocoder (rutts.speech.frame_vocoder): Coqui's vocoder fields (audio, data_path,
+    seq_len = the segment length in samples, batch_size, lr, optimizer_params, ...) plus the design and its
+    losses. `cpu_bf16` None: bfloat16 autocast on a CPU that has it natively."""
+    from TTS.vocoder.configs.shared_configs import BaseVocoderConfig
+
+    @dataclass
+    class FrameVocoderConfig(BaseVocoderConfig):
+        model: str = FRAME_VOCODER
+        design: str = "freev"
+        model_params: dict = field(default_factory=dict)
+        loss_params: dict = field(default_factory=dict)
+        warmup_steps: int = 300
+        ema_decay: float = 0.999
+        cpu_bf16: bool | None = None
+
+    return FrameVocoderConfig
+
+
 def read_vocoder_config(path: Path):
     """A Coqui vocoder config; RunError for a file that is not one (a GlowTTS config above all)."""
     from TTS.config import load_config
@@ -62,6 +86,13 @@ def read_vocoder_config(path: Path):
     if not Path(path).is_file():
         raise RunError(f"конфиг вокодера не найден: {path}")
     kind = _read_json(path).get("model")
+    if kind == FRAME_VOCODER:
+        config = frame_vocoder_config_class()()
+        try:
+            config.from_dict(_read_json(path))
+        except (TypeError, ValueError, KeyError, AttributeError) as error:
+            raise RunError(f"{path}: конфиг вокодера с ошибкой: {error}") from None
+        return config
     if kind == "glow_tts":
         raise RunError(f"{path} — конфиг модели GlowTTS, а не вокодера: модель передают через -m/--model, "
                        "вокодер — папкой прогона train_vocoder.py")

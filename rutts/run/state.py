@@ -11,6 +11,7 @@ from rutts.run.errors import RunError
 
 LINK_FILE = "vocoder.json"  # in a TTS run folder: {"vocoder_run": path of the vocoder run, relative to the TTS run}
 EARLY_STOP_STATE = "early_stop.json"  # the early-stop count survives --continue-path
+CHECK_FILE = "heldout_check.json"  # in a vocoder run: its held-out score against Griffin-Lim's, and of which model
 
 
 def _write_json(path: Path, data: dict) -> None:
@@ -64,3 +65,11 @@ def read_early_stop(run_dir: Path) -> tuple[float, int] | None:
 def write_early_stop(run_dir: Path, best_eval_loss: float, evaluations_without_gain: int) -> None:
     _write_json(Path(run_dir) / EARLY_STOP_STATE,
                 {"best_eval_loss": best_eval_loss, "evaluations_without_gain": evaluations_without_gain})
+
+
+def write_vocoder_check(vocoder_run: Path, checkpoint: Path, scores: dict) -> None:
+    """Record how the vocoder's `checkpoint` compared with Griffin-Lim (rutts.speech.heldout)."""
+    stat = Path(checkpoint).stat()
+    _write_json(Path(vocoder_run) / CHECK_FILE, {"checkpoint": Path(checkpoint).name, "mtime_ns": stat.st_mtime_ns,
+                                                 **scores})
+

@@ -1,11 +1,12 @@
-"""Mel spectrogram → sound: Griffin-Lim in torch, or a trained vocoder.
+"""Mel spectrogram → sound: Griffin-Lim in torch, or a trained vocoder (a frame-level one of ours, or Coqui's).
 
 Which one a voice gets (`load_vocoder`):
 - an explicit vocoder: a run folder of train_vocoder.py (its best readable checkpoint and its config.json), a
   checkpoint (with its config, by default config.json beside it) or a Coqui model name ("vocoder_models/...");
 - "griffin-lim": Griffin-Lim, whatever the TTS run names;
-- nothing: the vocoder the TTS run names in its vocoder.json (train_vocoder.py --tts-run writes it), else
-  Griffin-Lim; a named vocoder that is gone or broken gives a warning and Griffin-Lim.
+- nothing: the vocoder the TTS run names in its vocoder.json (train_vocoder.py --tts-run writes it when the vocoder
+  beats Griffin-Lim on the held-out clips), else Griffin-Lim; a named vocoder that is gone or broken gives a
+  warning and Griffin-Lim.
 A vocoder made for other mel settings than the acoustic model's is refused, naming the fields that differ.
 """
 import logging
@@ -14,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rutts.run import RunError, RunFolder, linked_vocoder, read_vocoder_config
+from rutts.run import FRAME_VOCODER, RunError, RunFolder, linked_vocoder, read_vocoder_config
+from rutts.run.checkpoints import load_state
 from rutts.run.state import LINK_FILE
 from rutts.speech.settings import SynthesisConfig
 
@@ -148,6 +150,81 @@ class CoquiVocoder:
         return waves
 
 
+class FrameVocoderRunner:
+    """A frame-level vocoder run of train_vocoder.py (rutts.speech.frame_vocoder), speaking with the moving average
+    of its weights. `syn.vocoder_gl_iters` > 0 refines its output with that many Griffin-Lim iterations started from
+    its own magnitude and phase."""
+
+    def __init__(self, checkpoint: Path, config, tts_audio, device: torch.device):
+        from TTS.utils.audio import AudioProcessor
+
+        from rutts.speech.frame_vocoder import build_frame_vocoder
+
+        differ = mel_differences(tts_audio, config.audio)
+        if differ:
+            raise RunError(f"вокодер {checkpoint} сделан для других настроек мел-спектрограммы, чем модель "
+                           f"(модель ≠ вокодер): {', '.join(differ)}")
+        self.ap = AudioProcessor(config.audio)
+        try:
+            self.net = build_frame_vocoder(config.design, config.model_params, self.ap)
+            weights = load_state(checkpoint)["model"]
+            self.net.load_state_dict({k.removeprefix("ema."): v for k, v in weights.items() if k.startswith("ema.")})
+        except (ValueError, KeyError, RuntimeError) as error:
+            raise RunError(f"вокодер {checkpoint} не загружается: {type(error).__name__}: "
+                           f"{str(error).splitlines()[0][:200]}") from None
+        self.net.eval().to(device)
+        self.device = device
+        self.sample_rate = self.ap.sample_rate
+        self.checkpoint = Path(checkpoint)
+        self.frames_per_call = FRAMES_PER_CALL
+
+    @torch.inference_mode()
+    def __call__(self, mels: torch.Tensor, frames: list[int], syn: SynthesisConfig) -> list[np.ndarray]:
+        """Each mel padded with copies of its last frame (one more than the longest: the inverse STFT of T frames
+        gives (T-1)·hop samples), then cut back to frames·hop samples."""
+        hop = self.ap.hop_length
+        waves = []
+        for group in frame_groups(frames, self.frames_per_call):
+            longest = max(max(frames[i] for i in group), 1) + 1
+            batch = []
+            for i in group:
+                used = max(frames[i], 1)
+                mel = mels[i, :used].float().to(self.device).T[None]
+                batch.append(torch.nn.functional.pad(mel, (0, longest - used), mode="replicate")[0])
+            spec = self.net(torch.stack(batch))["spec"]
+            if syn.vocoder_gl_iters:
+                spec = seeded_griffin_lim(spec, self.net.stft, syn.vocoder_gl_iters, syn.gl_momentum)
+            out = self.net.stft.inverse(spec).float().cpu().numpy()
+            waves += [out[k, : frames[i] * hop] for k, i in enumerate(group)]
+        if not all(np.isfinite(wave).all() for wave in waves):
+            raise RunError(f"вокодер {self.checkpoint} выдал NaN/Inf: звук не записан")
+        return waves
+
+
+def seeded_griffin_lim(spec: torch.Tensor, stft, iters: int, momentum: float) -> torch.Tensor:
+    """Fast Griffin-Lim (torchaudio's momentum rule) on |spec|, started from the phase of `spec`."""
+    magnitude = spec.abs()
+    angles = spec / spec.abs().clamp_min(1e-16)
+    previous = torch.zeros_like(angles)
+    factor = momentum / (1 + momentum)
+    for _ in range(iters):
+        rebuilt = stft(stft.inverse(magnitude * angles))
+        angles = rebuilt - factor * previous
+        angles = angles / angles.abs().clamp_min(1e-16)
+        previous = rebuilt
+    return magnitude * angles
+
+
+def make_vocoder(checkpoint: Path, config_path: Path, tts_ap, tts_audio, device: torch.device):
+    """The runner for a trained vocoder: ours (model "frame_vocoder") or Coqui's."""
+    config = read_vocoder_config(config_path)
+    if config.model == FRAME_VOCODER:
+        if not Path(checkpoint).is_file():
+            raise RunError(f"чекпоинт вокодера не найден: {checkpoint}")
+        return FrameVocoderRunner(checkpoint, config, tts_audio, device)
+    return CoquiVocoder(checkpoint, config_path, tts_ap, tts_audio, device)
+
+
 def frame_groups(frames: list[int], budget: int) -> list[list[int]]:
     """Indices of consecutive chunks, grouped so that each group padded to its longest stays within `budget`
     frames (a chunk longer than that goes alone)."""
@@ -170,14 +247,14 @@ def load_vocoder(vocoder: str | Path | None, vocoder_config: str | Path | None, 
     if vocoder is not None and str(vocoder) == GRIFFIN_LIM:
         return GriffinLim(tts_ap, device)
     if vocoder:
-        return CoquiVocoder(*vocoder_files(vocoder, vocoder_config), tts_ap, tts_audio, device)
+        return make_vocoder(*vocoder_files(vocoder, vocoder_config), tts_ap, tts_audio, device)
     try:
         named = linked_vocoder(tts_run)
         if named is None:
             return GriffinLim(tts_ap, device)
         if not named.exists():
             raise RunError(f"папки {named} нет")
-        voice_vocoder = CoquiVocoder(*vocoder_files(named), tts_ap, tts_audio, device)
+        voice_vocoder = make_vocoder(*vocoder_files(named), tts_ap, tts_audio, device)
     except RunError as error:
         log.warning("вокодер, названный в %s, не загружается (%s): звук через Griffin-Lim", tts_run / LINK_FILE,
                     error)

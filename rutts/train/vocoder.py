@@ -1,4 +1,5 @@
-"""Training a Coqui GAN vocoder (HiFi-GAN) for a GlowTTS voice, on the same corpus, through the guarded trainer.
+"""Training a vocoder for a GlowTTS voice, on the same corpus, through the guarded trainer: Coqui's GAN (HiFi-GAN),
+or a frame-level vocoder (frame_vocoder.py) when the config's model is "frame_vocoder".
 
 - Config: vocoder_config.py (preset + overrides, audio from the TTS config).
 - Data: vocoder_data.py (the corpus's split; GTA: the acoustic model's own mels, paired with the wavs by id through
@@ -21,10 +22,12 @@ from rutts.speech import mel_differences
 from rutts.speech.vocoders import is_model_name, vocoder_files
 from rutts.train.config import TrainingSetupError
 from rutts.train.glowtts import configure_device
-from rutts.train.health import check_vocoder_history
+from rutts.train.frame_vocoder import FrameVocoderModel
+from rutts.train.health import check_loss_trend, check_vocoder_history
+from rutts.train.health.scalars import as_arrays
 from rutts.train.stopping import Limits
 from rutts.train.trainer import GuardedTrainer
-from rutts.train.vocoder_config import read_run_config, restore_architecture
+from rutts.train.vocoder_config import design_name, is_frame_vocoder, read_run_config, restore_architecture
 from rutts.train.vocoder_data import vocoder_samples
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,7 @@ log = logging.getLogger(__name__)
 # What the in-training health checks look at: the generator's and discriminator's losses, the mel loss.
 VOCODER_HEALTH_KEYS = ("loss_0", "loss_1", "G_l1_spec_loss", "G_adv_loss", "G_mse_fake_loss", "D_mse_gan_loss",
                        "D_mse_gan_real_loss", "D_mse_gan_fake_loss", "nonfinite_steps", "nonfinite_steps-1")
+FRAME_HEALTH_KEYS = ("loss",)
 
 
 def load_pretrained(model, checkpoint: Path) -> str:
@@ -45,6 +49,13 @@ def load_pretrained(model, checkpoint: Path) -> str:
     weights = state["model"]
     if any(key.startswith(("encoder.", "decoder.flows")) for key in weights):
         raise TrainingSetupError(f"{checkpoint} — чекпоинт GlowTTS, а не вокодера")
+    if isinstance(model, FrameVocoderModel):
+        try:
+            model.load_state_dict(weights)
+        except RuntimeError as error:
+            raise TrainingSetupError(f"вокодер из {checkpoint} не подходит к этому (другая схема или размеры?): "
+                                     f"{str(error).splitlines()[0][:200]}") from None
+        return "сеть и её скользящее среднее"
     if any(key.startswith("model_g.") for key in weights):  # GAN(config).state_dict(): both networks
         generator = {k.removeprefix("model_g."): v for k, v in weights.items() if k.startswith("model_g.")}
         discriminator = {k.removeprefix("model_d."): v for k, v in weights.items() if k.startswith("model_d.")}
@@ -89,13 +100,14 @@ def gan_model(config):
 
 
 class VocoderTrainer(GuardedTrainer):
-    """GuardedTrainer for a GAN vocoder: its in-training health checks read the generator's and discriminator's
-    losses (rutts.health vocoder checks)."""
+    """GuardedTrainer for a vocoder: its in-training health checks read the generator's and discriminator's losses
+    (rutts.train.health vocoder checks), or a frame vocoder's total loss."""
 
     def train_step(self, batch, batch_n_steps, step, loader_start_time):
         outputs, loss_dict = super().train_step(batch, batch_n_steps, step, loader_start_time)
+        keys = FRAME_HEALTH_KEYS if is_frame_vocoder(self.config) else VOCODER_HEALTH_KEYS
         for key, value in (loss_dict or {}).items():
-            if key in VOCODER_HEALTH_KEYS:
+            if key in keys:
                 self.history.add(key, self.total_steps_done - 1, float(value))
         return outputs, loss_dict
 
@@ -108,7 +120,12 @@ class VocoderTrainer(GuardedTrainer):
         return super()._pick_target_avg_loss(keep_avg_target)
 
     def _health_check(self):
-        for finding in check_vocoder_history(self.history.series()):
+        series = self.history.series()
+        if is_frame_vocoder(self.config):  # NaN/Inf steps are the guard's own warnings
+            findings = [check_loss_trend(*as_arrays(series["loss"]), window_steps=2000)] if "loss" in series else []
+        else:
+            findings = check_vocoder_history(series)
+        for finding in findings:
             if finding.level != "ok":
                 log.warning("проверка обучения: %s", finding.message)
 
@@ -152,10 +169,11 @@ def build_vocoder_trainer(config, *, continue_path=None, restore_path=None, tts_
         restore_architecture(config, restore_path)
     train, evaluation = vocoder_samples(config)
     try:
-        model = gan_model(config)
+        model = FrameVocoderModel(config) if is_frame_vocoder(config) else gan_model(config)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError, RuntimeError) as error:
-        raise TrainingSetupError(f"вокодер не строится с такими размерами сети (generator_model_params / "
-                                 f"discriminator_model_params): {type(error).__name__}: {error}") from None
+        params = "model_params" if is_frame_vocoder(config) else "generator_model_params / discriminator_model_params"
+        raise TrainingSetupError(f"вокодер {design_name(config)} не строится с такими размерами сети ({params}): "
+                                 f"{type(error).__name__}: {error}") from None
     if restore_path:
         log.info("дообучение: %s из %s", load_pretrained(model, restore_path), restore_path)
     args = TrainerArgs(continue_path=str(continue_path or ""))
