@@ -49,7 +49,10 @@ def report(runs: list[Path], last_steps: int | None) -> int:
     worst = 0
     for run in runs:
         scalars = health.read_scalars(run)
-        if health.is_vocoder_run(scalars):  # train_vocoder.py: generator/discriminator losses, mel loss
+        if health.is_frame_vocoder_run(scalars):  # train_vocoder.py with a frame vocoder: APNet's losses
+            findings = health.check_frame_vocoder_scalars(scalars, window_steps=last_steps)
+            pngs = health.save_curves(scalars, run / "curves", health.FRAME_VOCODER_CURVES)
+        elif health.is_vocoder_run(scalars):  # train_vocoder.py: generator/discriminator losses, mel loss
             findings = health.check_vocoder_scalars(scalars, window_steps=last_steps)
             pngs = health.save_curves(scalars, run / "curves", health.VOCODER_CURVES)
         else:

@@ -178,3 +178,13 @@ def test_fine_tuning_keeps_the_design_and_bad_combinations_are_refused(setup, fr
         errors = [line for line in result.stderr.splitlines() if line.startswith("Ошибка")]
         assert result.returncode == 2 and len(errors) == 1 and words in errors[0], result.stderr[-2000:]
         assert "Traceback" not in result.stderr
+
+
+def test_health_report_reads_a_frame_vocoder_run(frame_run, capsys):
+    import view_tensorboard
+
+    run, _ = frame_run
+    assert view_tensorboard.main([str(run), "--report"]) == 0
+    out = capsys.readouterr().out
+    assert "кадровый вокодер: в логах шаги" in out and "loss длительностей" not in out
+    assert {p.name for p in (run / "curves").glob("*.png")} == {"loss.png", "phase_loss.png", "learning_rate.png"}

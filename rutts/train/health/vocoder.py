@@ -63,16 +63,21 @@ def check_mel_loss(steps: np.ndarray, loss: np.ndarray, window_steps: int) -> Fi
 
 
 def check_eval_mel_loss(steps: np.ndarray, loss: np.ndarray) -> Finding:
+    return check_eval_loss(steps, loss, "mel loss", "eval_mel_loss")
+
+
+def check_eval_loss(steps: np.ndarray, loss: np.ndarray, what: str, code: str = "eval_loss") -> Finding:
+    """The held-out loss best_model.pth is chosen by: warn when the last three evaluations are all worse."""
     ok = np.isfinite(loss)
     steps, loss = steps[ok], loss[ok]
     if not len(loss):
-        return Finding(OK, "eval_mel_loss", "mel loss на валидации: оценок пока нет")
+        return Finding(OK, code, f"{what} на валидации: оценок пока нет")
     best = int(np.argmin(loss))
-    text = f"mel loss на валидации: {loss[0]:.3f} → {loss[-1]:.3f}, лучший {loss[best]:.3f} на шаге {steps[best]}"
+    text = f"{what} на валидации: {loss[0]:.3f} → {loss[-1]:.3f}, лучший {loss[best]:.3f} на шаге {steps[best]}"
     if len(loss) >= 4 and best < len(loss) - 3 and loss[-1] > 1.1 * loss[best]:
-        return Finding(WARN, "eval_mel_loss", f"{text}: три последние оценки хуже лучшей; best_model.pth — "
-                                              "лучший по этой оценке")
-    return Finding(OK, "eval_mel_loss", text)
+        return Finding(WARN, code, f"{text}: три последние оценки хуже лучшей; best_model.pth — лучший по этой "
+                                   "оценке")
+    return Finding(OK, code, text)
 
 
 def check_gan_balance(real: tuple[np.ndarray, np.ndarray], fake: tuple[np.ndarray, np.ndarray],
