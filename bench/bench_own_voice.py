@@ -5,6 +5,8 @@ training from scratch on the same minutes for the same number of steps.
     nice -n 15 python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --lrs 1e-4 3e-4 1e-3 --steps 150
     python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --steps 900 --curve 300 --parallel 2
     python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --steps 5000 --max-minutes 60 --parallel 2
+    python bench/bench_own_voice.py --base outputs/<base run> --minutes 10 --vocoder outputs/<frame vocoder run> \
+        --vocoder-minutes 20 --vocoder-only      # her held-out recordings through the vocoder, before/after fine-tuning
     nice -n 15 python bench/bench_own_voice.py --quick          # end to end in ~10 min: a 40-step base, 1 minute
 
 Stand-in for her voice: RHVoice --voice (female; the base model, trained on the demo corpus's male teacher, never heard
@@ -18,6 +20,10 @@ Scores on the held-out sentences: speaker similarity (cosine of resemblyzer spea
 against the held-out recordings; target-vs-itself, half against half, and base-vs-target are the ends of the scale;
 "share" is how much of that distance a model covers; the held-out recordings through our mel and Griffin-Lim show
 the most a Griffin-Lim model can reach) and Whisper-base CER. Needs requirements-eval.txt.
+--vocoder: a vocoder trained on the demo corpus, fine-tuned on her N minutes for --vocoder-minutes on one core
+(train_vocoder.py --restore-path); her held-out recordings through our mel and Griffin-Lim, that vocoder and the
+fine-tuned one: PESQ-wb and STOI against the recordings, similarity and CER — the most a model heard through each
+can reach.
 Everything is kept in --work (default outputs/bench_own_voice/); a rerun skips what is done; results.json at the end.
 """
 import argparse
@@ -26,159 +32,24 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rutts.audio import resample, write_wav  # noqa: E402
+from her_voice import import_corpus, make_scripts, render_singles, render_takes, subset_corpus  # noqa: E402
+from rutts.audio import write_wav  # noqa: E402
 from rutts.dataset import read_metadata  # noqa: E402
 from rutts.run import numbered  # noqa: E402
 
-TAKE_RATE = 48000
-TAKE_SECONDS = 180
-HELD_OUT = 24
-DEMO_METADATA = ROOT / "data" / "demo" / "metadata_RUSLAN_22200.csv"
 
 # OpenMP threads that spin while waiting make a training step ~13x slower when other processes share the cores
 # (measured here: a CPU-preset GlowTTS step of batch 16, 2 threads, 3 other busy processes: 50 s; passive: 3.7 s).
 TRAIN_ENV = {**os.environ, "OMP_WAIT_POLICY": os.environ.get("OMP_WAIT_POLICY", "PASSIVE")}
-
-# ------------------------------------------------------------------------------------------------ her voice
-
-
-def speak(text: str, voice: str) -> tuple[np.ndarray, int]:
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "s.wav"
-        subprocess.run(["RHVoice-test", "-p", voice, "-o", str(wav)], input=text.encode("utf-8"), check=True)
-        audio, rate = sf.read(wav, dtype="float32")
-    return audio, rate
-
-
-def room_impulse(rate: int, rng: np.random.Generator, rt60: float = 0.3, direct_to_reverb_db: float = 8.0):
-    """Direct sound plus a noise tail decaying by 60 dB over rt60 seconds: a small furnished room."""
-    t = np.arange(int(rt60 * rate)) / rate
-    tail = rng.normal(size=t.size) * np.exp(-6.9 * t / rt60)
-    tail[: int(0.004 * rate)] = 0.0  # the first reflection arrives a few milliseconds after the direct sound
-    tail *= np.sqrt(10 ** (-direct_to_reverb_db / 10) / np.sum(tail**2))
-    tail[0] = 1.0
-    return tail.astype(np.float32)
-
-
-def home_mic(speech: np.ndarray, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Room reverb, a low rumble of background noise, a level somewhere between -12 and -4 dBFS peak; stereo."""
-    from scipy.signal import fftconvolve, lfilter
-
-    wet = fftconvolve(speech, room_impulse(rate, rng))[: len(speech)]
-    wet *= 10 ** (rng.uniform(-12, -4) / 20) / max(1e-6, np.abs(wet).max())
-    noise = lfilter([1.0], [1.0, -0.95], rng.normal(size=(len(wet), 2)), axis=0)  # darker than white, like a room
-    noise *= 10 ** (rng.uniform(-60, -52) / 20) / np.sqrt(np.mean(noise**2))
-    return (wet[:, None] * np.array([1.0, 0.92]) + noise).astype(np.float32)
-
-
-def begin(folder: Path) -> bool:
-    """False when `folder` was rendered to the end before; else it is made empty to render into."""
-    if (folder / "done").is_file():
-        return False
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return True
-
-
-def render_takes(texts: list[str], folder: Path, voice: str, seed: int) -> None:
-    """Long takes read in order, each about TAKE_SECONDS, with 0.8-1.6 s pauses and varied loudness."""
-    if not begin(folder):
-        return
-    rng = np.random.default_rng(seed)
-    take, seconds, number = [np.zeros(int(0.6 * TAKE_RATE), np.float32)], 0.0, 1
-    for index, text in enumerate(texts):
-        audio, rate = speak(text, voice)
-        audio = resample(audio, rate, TAKE_RATE) * np.float32(10 ** (rng.uniform(-4, 4) / 20))
-        take += [audio, np.zeros(int(rng.uniform(0.8, 1.6) * TAKE_RATE), np.float32)]
-        seconds += len(audio) / TAKE_RATE
-        if seconds >= TAKE_SECONDS or index == len(texts) - 1:
-            sf.write(folder / f"дубль{number:02d}.wav", home_mic(np.concatenate(take), TAKE_RATE, rng), TAKE_RATE)
-            take, seconds, number = [np.zeros(int(0.6 * TAKE_RATE), np.float32)], 0.0, number + 1
-    (folder / "done").write_text("ok")
-
-
-def render_singles(texts: list[str], folder: Path, voice: str, seed: int) -> None:
-    if not begin(folder):
-        return
-    rng = np.random.default_rng(seed)
-    for number, text in enumerate(texts, 1):
-        audio, rate = speak(text, voice)
-        padded = np.concatenate([np.zeros(int(0.4 * rate), np.float32), audio, np.zeros(int(0.5 * rate), np.float32)])
-        sf.write(folder / f"{number:03d}.wav", home_mic(resample(padded, rate, TAKE_RATE), TAKE_RATE, rng), TAKE_RATE)
-    (folder / "done").write_text("ok")
-
-
-# ------------------------------------------------------------------------------------------------ corpora
-
-
-def write_metadata(path: Path, texts: list[str]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(f"{n:06d}_RUSLAN|{t}\n" for n, t in enumerate(texts, 1)), encoding="utf-8")
-    return path
-
-
-def make_scripts(work: Path, minutes: float) -> tuple[Path, Path]:
-    """The recording script (greedy coverage, as make_recording_script.py writes it) and the held-out sentences:
-    pool sentences in neither the script nor the demo corpus."""
-    from rutts.own_voice.script import choose, prepare_candidates, read_pool, write_script
-    from rutts.text import FrontEnd
-
-    script_dir, held_out = work / "script", work / "held_out.csv"
-    if (script_dir / "metadata.csv").is_file() and held_out.is_file():
-        return script_dir / "metadata.csv", held_out
-    candidates, _ = prepare_candidates([(t, "pool") for t in read_pool()], FrontEnd())
-    demo = {text for _, text in read_metadata(DEMO_METADATA)}
-    rng = np.random.default_rng(7)
-    unseen = [c for c in candidates if c.text not in demo and 25 <= len(c.text) <= 90]
-    reference = [unseen[i] for i in sorted(rng.choice(len(unseen), HELD_OUT, replace=False))]
-    script = choose([c for c in candidates if c not in reference], minutes)
-    write_script(script_dir, script)
-    write_metadata(held_out, [c.text for c in reference])
-    print(f"script: {len(script.sentences)} sentences, ~{script.seconds / 60:.1f} min, coverage {script.coverage:.1%}")
-    return script_dir / "metadata.csv", held_out
-
-
-def import_corpus(recordings: Path, script: Path, out: Path) -> Path:
-    from rutts.own_voice.importer import REPORT_JSON, import_recordings
-
-    if not (out / REPORT_JSON).is_file():
-        result = import_recordings([recordings], script, out, 22050)
-        print(f"imported {recordings.name}: kept {len(result.kept)} ({result.kept_seconds() / 60:.1f} min), "
-              f"set aside {len(result.clips) - len(result.kept)}, missing {len(result.missing)}")
-    return out
-
-
-def subset_corpus(full: Path, out: Path, minutes: float) -> Path:
-    """The first `minutes` of kept clips, in script order, as a corpus of its own with its split."""
-    import check_sample_rate
-
-    if (out / "metadata_train.csv").is_file():
-        return out
-    (out / "RUSLAN").mkdir(parents=True, exist_ok=True)
-    rows, total = [], 0.0
-    for utt_id, text in read_metadata(full / "metadata_RUSLAN.csv"):
-        seconds = sf.info(full / "RUSLAN" / f"{utt_id}.wav").duration
-        if total + seconds > minutes * 60:
-            break
-        shutil.copyfile(full / "RUSLAN" / f"{utt_id}.wav", out / "RUSLAN" / f"{utt_id}.wav")
-        rows.append(f"{utt_id}|{text}\n")
-        total += seconds
-    (out / "metadata_RUSLAN.csv").write_text("".join(rows), encoding="utf-8")
-    check_sample_rate.main([str(out), "--config", str(ROOT / "config.json")])
-    print(f"corpus {out.name}: {len(rows)} clips, {total / 60:.1f} min")
-    return out
-
 
 # ------------------------------------------------------------------------------------------------ training
 
@@ -279,6 +150,54 @@ class Scorer:
                 "cer": round(self.meter.score(list(zip(wavs, self.texts))).cer, 4)}
 
 
+def through_vocoders(reference: list[Path], named: dict[str, str | None], folder: Path, scorer) -> list[dict]:
+    """Her held-out recordings through our mel and each vocoder (None: Griffin-Lim): PESQ-wb, STOI, similarity, CER."""
+    import torch
+    from bench_vocoder import copy_synthesis, scores
+    from TTS.utils.audio import AudioProcessor
+
+    from rutts.speech import GriffinLim
+    from rutts.speech.vocoders import make_vocoder, vocoder_files
+    from rutts.train.config import load_config
+
+    audio_config = load_config(ROOT / "config.json").audio
+    ap = AudioProcessor(audio_config)
+    clips = [(source.stem, ap.load_wav(str(source))) for source in reference]
+    rows = []
+    for name, run in named.items():
+        vocoder = (GriffinLim(ap, torch.device("cpu")) if run is None else
+                   make_vocoder(*vocoder_files(run), ap, audio_config, torch.device("cpu")))
+        waves = copy_synthesis(vocoder, clips, ap)
+        wavs = [folder / name / f"{utt}.wav" for utt, _ in clips]
+        wavs[0].parent.mkdir(parents=True, exist_ok=True)
+        for wav, audio in zip(wavs, waves):
+            write_wav(wav, audio, ap.sample_rate)
+        quality = scores(clips, waves, ap.sample_rate)
+        rows.append({"vocoder": name, **{k: round(v, 4) for k, v in quality.items()}, **scorer.score(wavs)})
+        print(f"  her held-out recordings through {name}: PESQ-wb {quality['pesq_wb']:.2f}, STOI {quality['stoi']:.3f}, "
+              f"similarity {rows[-1]['similarity']:.3f}, CER {rows[-1]['cer']:.3f}", flush=True)
+    return rows
+
+
+def finetune_vocoder(base_vocoder: str, corpus: Path, minutes: float, runs: Path) -> str:
+    """train_vocoder.py --restore-path <base vocoder> on her corpus, one thread, for `minutes`; its run folder."""
+    out = runs / f"vocoder_{corpus.name}"
+    done = out / "bench_run.json"
+    if done.is_file():
+        return json.loads(done.read_text(encoding="utf-8"))["run"]
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    command = [sys.executable, "train_vocoder.py", "--tts-config", str(ROOT / "config.json"), "--data", str(corpus),
+               "--restore-path", base_vocoder, "--max-minutes", f"{minutes:g}", "--output-path", str(out)]
+    print("$", " ".join(command[1:]), flush=True)
+    with (out / "train.log").open("w", encoding="utf-8") as log:
+        subprocess.run(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, check=True,
+                       env={**TRAIN_ENV, "OMP_NUM_THREADS": "1"})
+    run = str(next(p for p in out.iterdir() if p.is_dir()))
+    done.write_text(json.dumps({"run": run}), encoding="utf-8")
+    return run
+
+
 def score_checkpoints(run: Path, scorer: Scorer, texts: list[str], folder: Path, low: float, top: float) -> list:
     """Similarity, share and CER of every checkpoint_<step>.pth of a run: how the voice moves with training."""
 
@@ -323,6 +242,9 @@ def main(argv=None) -> int:
     parser.add_argument("--voice", default="elena", help="голос RHVoice вместо её голоса (по умолчанию elena)")
     parser.add_argument("--work", type=Path, default=ROOT / "outputs" / "bench_own_voice")
     parser.add_argument("--quick", action="store_true", help="быстрый сквозной прогон: база 40 шагов, 1 мин, 10 шагов")
+    parser.add_argument("--vocoder", help="вокодер, обученный на демо-корпусе: дообучить на её минутах и сравнить")
+    parser.add_argument("--vocoder-minutes", type=float, default=20, help="минут дообучения вокодера (одно ядро)")
+    parser.add_argument("--vocoder-only", action="store_true", help="только часть с вокодером, без обучения TTS")
     args = parser.parse_args(argv)
     if args.quick:
         args.work = args.work.with_name(args.work.name + "_quick")
@@ -359,6 +281,14 @@ def main(argv=None) -> int:
     print(f"scale: base vs target {low:.3f} … target vs itself {top:.3f} (through Griffin-Lim {ceiling:.3f}, "
           f"share {share(ceiling, low, top):.0%}, CER {through_gl['cer']:.3f}); base CER {base_scores['cer']:.3f}")
 
+    if args.vocoder:
+        corpus = subset_corpus(full, work / f"corpus_{args.minutes[0]:g}min", args.minutes[0])
+        tuned = finetune_vocoder(args.vocoder, corpus, args.vocoder_minutes, work / "runs")
+        results["vocoders"] = through_vocoders(reference, {"griffin-lim": None, "demo vocoder": args.vocoder,
+                                                           "fine-tuned vocoder": tuned}, work / "synth", scorer)
+        (work / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
+        if args.vocoder_only:
+            return 0
     finetune = ["--preset", "finetune", "--restore-path", base, "--max-steps", str(args.steps)]
     if args.warmup is not None:
         finetune.append(f'--coqpit.lr_scheduler_params={{"warmup_steps": {args.warmup}}}')
