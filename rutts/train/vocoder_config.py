@@ -12,6 +12,7 @@ import torch
 from rutts.run import (FRAME_VOCODER, RunError, RunFolder, frame_vocoder_config_class, read_vocoder_config,
                        vocoder_config_class)
 from rutts.speech import mel_differences
+from rutts.speech.frame_vocoder import DESIGNS
 from rutts.train.config import PRESETS_DIR, TrainingSetupError, deep_merge, load_config, parse_overrides, read_json
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,9 @@ def vocoder_config(tts_config, preset: str | None = None, overrides: list[str] |
         raise TrainingSetupError(f"неверное значение в настройках вокодера: {error}") from None
     if config.seq_len % config.audio.hop_length:
         raise TrainingSetupError(f"seq_len {config.seq_len} должен делиться на hop_length {config.audio.hop_length}")
+    if frame and config.design not in DESIGNS:
+        raise TrainingSetupError(f"неизвестная схема кадрового вокодера design={config.design!r}: есть "
+                                 f"{', '.join(sorted(DESIGNS))}")
     if not frame:
         _fit_loss_to_audio(config)
         _check_schedulers(config)
