@@ -46,7 +46,9 @@ from rutts.dataset import (
     write_split,
     write_text_atomic,
 )
+from rutts.files import build_aside
 from rutts.run import RECORD_NAME, record_frontend
+from rutts.run.frontend_record import LEXICON_COPY
 from rutts.text import FrontEnd, TextError, default_lexicon
 
 EXAMPLES = 5
@@ -238,7 +240,8 @@ def render(report: dict, limits: AuditLimits, args: argparse.Namespace, config_r
     lines.append(f"Время: {report['timings_s']['total']:.1f} с ({timing})")
     split = report["split"]
     if split is None:
-        lines.append("Разбиение не записано: меньше двух фраз без ошибок. Исправьте ошибки и запустите проверку снова.")
+        lines.append("Разбиение не записано (прежнее, если было, удалено): меньше двух фраз без ошибок. "
+                     "Исправьте ошибки и запустите проверку снова.")
         return "\n".join(lines)
     left_out = f", без {report['utterances_with_errors']} фраз с ошибками" if report["errors"] else ""
     lines.append(
@@ -289,9 +292,14 @@ def run(args) -> int:
     started = time.perf_counter()
     audit = audit_corpus(root, metadata, limits, frontend, signal=not args.quick, wrap=progress)
     usable = audit.usable()
-    split = write_split(root, usable, args.val_fraction, train_name, val_name) if len(usable) >= 2 else None
-    if split is not None:  # the split holds text read this way: training and synthesis must read alike
-        record_frontend(root, args.lexicon, stress=not args.no_stress)
+    # The split and its record are replaced whole; a refused audit removes the earlier ones: they no longer
+    # describe these files.
+    with build_aside(root, (train_name, val_name, RECORD_NAME, LEXICON_COPY)) as stage:
+        split = write_split(stage, usable, args.val_fraction, train_name, val_name) if len(usable) >= 2 else None
+        if split is not None:  # the split holds text read this way: training and synthesis must read alike
+            record_frontend(stage, args.lexicon, stress=not args.no_stress)
+    if split is not None:
+        split = Split(root / train_name, root / val_name, split.train_ids, split.val_ids)
     code = 1 if audit.errors else 0
     report = {"root": str(root), "metadata": str(metadata), "config": str(args.config), "preset": args.preset,
               "limits": {"min_audio_len": limits.min_samples, "max_audio_len": limits.max_samples,

@@ -146,6 +146,16 @@ def wav_path(root: Path, utt_id: str) -> Path:
     return Path(root) / WAV_DIR / f"{utt_id}.wav"
 
 
+def check_sample_rates(paths: Iterable[str | Path], sample_rate: int) -> None:
+    """DatasetError naming a wav whose rate is not `sample_rate` (and how many such there are): Coqui reads a wav at
+    whatever rate it has, so training on it would learn sped-up or slowed-down speech without a word."""
+    wrong = [(Path(path), rate) for path in paths if (rate := sf.info(str(path)).samplerate) != sample_rate]
+    if wrong:
+        (path, rate), more = wrong[0], f" (и ещё {len(wrong) - 1})" if len(wrong) > 1 else ""
+        raise DatasetError(f"{path.name} — {rate} Гц{more}, а модель обучается на {sample_rate} Гц: пересэмплируйте "
+                           f"корпус (python resample_wavs.py) и проверьте его снова (python check_sample_rate.py)")
+
+
 def find_metadata(root: Path, exclude: Sequence[str] = (TRAIN_FILE, VAL_FILE)) -> Path:
     """The one ``metadata_*.csv`` in the root that is not a split file this module wrote."""
     root = Path(root)

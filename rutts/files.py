@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -74,3 +75,51 @@ def write_text_atomic(path: Path, text: str) -> bool:
     with atomic_output(path) as temp:
         temp.write_bytes(data)
     return True
+
+
+_STAGING, _OLD = ".build.", ".old."
+
+
+@contextmanager
+def build_aside(out: str | Path, owned: Iterable[str]) -> Iterator[Path]:
+    """Build a command's outputs aside, then put them in `out` in place of everything its earlier run wrote there.
+
+    Yields an empty staging folder inside `out` (`out` is created if missing): write every output into it. When
+    the block finishes, the entries of `out` whose names match a glob pattern of `owned` (all that any run of the
+    command writes there, e.g. "RUSLAN", "metadata_*.csv", "lesson*.wav") or a staged name are removed, and the
+    staged entries moved into `out`: no file of the earlier run stays beside the new ones, and an empty staging
+    folder just removes the earlier outputs. Anything else in `out` is never touched. When the block raises (or
+    Ctrl-C), the staging folder is removed and `out` is exactly as it was. Only renames at the end touch `out`.
+
+        with build_aside(corpus, ("metadata_train.csv", "metadata_val.csv")) as stage:
+            (stage / "metadata_train.csv").write_text(...)
+    """
+    out = Path(out)
+    owned = tuple(owned)
+    out.mkdir(parents=True, exist_ok=True)
+    for leftover in (*out.glob(f"{_STAGING}*{TEMP_SUFFIX}"), *out.glob(f"{_OLD}*{TEMP_SUFFIX}")):
+        shutil.rmtree(leftover, ignore_errors=True)  # a killed run's; its outputs never reached `out`
+    stage = Path(tempfile.mkdtemp(prefix=_STAGING, suffix=TEMP_SUFFIX, dir=out))
+    try:
+        yield stage
+        staged = [entry.name for entry in stage.iterdir()]
+        old = Path(tempfile.mkdtemp(prefix=_OLD, suffix=TEMP_SUFFIX, dir=out))
+        replaced = [entry.name for entry in out.iterdir() if entry.name in staged
+                    or (entry not in (stage, old) and any(entry.match(pattern) for pattern in owned))]
+        moved_in = []
+        try:
+            for name in replaced:
+                os.replace(out / name, old / name)
+            for name in staged:
+                os.replace(stage / name, out / name)
+                moved_in.append(name)
+        except BaseException:  # e.g. Windows refuses to move a file another program holds open: undo
+            for name in moved_in:
+                os.replace(out / name, stage / name)
+            for entry in old.iterdir():
+                os.replace(entry, out / entry.name)
+            old.rmdir()
+            raise
+        shutil.rmtree(old)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -363,3 +363,55 @@ def test_progress_bars_only_on_a_terminal(corpus, config):
     assert "заголовки" not in logged.stderr and "%|" not in logged.stderr
     code, seen = run_on_terminal(command)
     assert code == 0 and "заголовки" in seen
+
+
+def split_files(corpus):
+    return {name: (corpus / name).read_bytes() for name in ("metadata_train.csv", "metadata_val.csv", "frontend.json",
+                                                            "frontend_lexicon.txt") if (corpus / name).exists()}
+
+
+def test_a_refused_audit_leaves_no_earlier_split_behind(corpus, config, capsys):
+    """Issue 23: the WAVs replaced by 44.1 kHz ones, the earlier split must not stay for training to pick up."""
+    assert run(corpus, config, "--quick") == 0
+    assert len(split_files(corpus)) == 3
+    for wav in (corpus / "RUSLAN").iterdir():
+        sf.write(wav, tone(rate=44100), 44100, subtype="PCM_16")
+    assert run(corpus, config, "--quick") == 1
+    assert "прежнее, если было, удалено" in capsys.readouterr().out
+    assert split_files(corpus) == {}
+    assert sorted(p.name for p in corpus.iterdir()) == ["RUSLAN", "metadata_RUSLAN_22200.csv",
+                                                        "processed_text_cache.json"]
+
+
+def test_an_interrupted_audit_leaves_the_earlier_split_as_it_was(corpus, config, monkeypatch):
+    assert run(corpus, config) == 0
+    before = split_files(corpus)
+    (corpus / "RUSLAN" / "000003_RUSLAN.wav").unlink()  # the next audit would leave it out
+
+    def interrupted(iterable, stage, total):
+        for number, item in enumerate(iterable):
+            if stage == "signal" and number == 5:
+                raise KeyboardInterrupt
+            yield item
+
+    monkeypatch.setattr(check_sample_rate, "progress", interrupted)
+    assert run(corpus, config) == 130
+    assert split_files(corpus) == before
+    assert not list(corpus.glob(".*.partial"))
+
+
+def test_a_rerun_with_less_leaves_nothing_of_the_earlier_split(corpus, config, tmp_path):
+    lexicon = tmp_path / "my_lexicon.txt"
+    lexicon.write_text("Excel → +эксель\n", encoding="utf-8")
+    assert run(corpus, config, "--quick", "--lexicon", str(lexicon)) == 0
+    assert "frontend_lexicon.txt" in split_files(corpus)
+    metadata = corpus / "metadata_RUSLAN_22200.csv"
+    metadata.write_text("".join(metadata.read_text(encoding="utf-8").splitlines(True)[:4]), encoding="utf-8")
+    for wav in sorted((corpus / "RUSLAN").iterdir())[4:]:
+        wav.unlink()
+    assert run(corpus, config, "--quick") == 0
+    files = split_files(corpus)
+    assert "frontend_lexicon.txt" not in files
+    ids = {line.split("|")[0] for name in ("metadata_train.csv", "metadata_val.csv")
+           for line in files[name].decode().splitlines()}
+    assert ids == {f"{n:06d}_RUSLAN" for n in range(4)}

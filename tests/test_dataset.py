@@ -164,3 +164,15 @@ def test_signal_stats_find_clipping_quiet_and_edge_silence(tmp_path):
     assert stats["early"].lead_s < 0.05 and 1.15 < stats["early"].trail_s < 1.25
     (tmp_path / "broken.wav").write_bytes(b"RIFF1234WAVEfmt nonsense")
     assert signal_stats(tmp_path / "broken.wav").startswith("не читается как звук (")
+
+
+def test_a_wav_at_another_rate_is_refused_before_training(tmp_path):
+    from rutts.dataset import check_sample_rates
+
+    paths = []
+    for number, rate in enumerate((22050, 44100, 22050, 48000)):
+        paths.append(tmp_path / f"{number}.wav")
+        sf.write(paths[-1], np.zeros(rate // 10, np.float32), rate, subtype="PCM_16")
+    check_sample_rates(paths[::2], 22050)
+    with pytest.raises(DatasetError, match=r"1\.wav — 44100 Гц \(и ещё 1\), а модель обучается на 22050 Гц"):
+        check_sample_rates(paths, 22050)
