@@ -22,8 +22,6 @@ import sys
 import tempfile
 import time
 import warnings
-from itertools import groupby
-from operator import attrgetter
 from pathlib import Path
 
 import numpy as np
@@ -144,25 +142,6 @@ def wav_writer(path: Path, rate: int):
     return sf.SoundFile(path, "w", samplerate=rate, channels=1, subtype="PCM_16", format="WAV")
 
 
-def narrate_course(voice, paragraphs, syn, target: Path, timeline, progress) -> int:
-    """One WAV per paragraph + the whole lesson, streamed to disk; returns how many paragraph files."""
-    written = 0
-    with atomic_output(target) as lesson_temp, wav_writer(lesson_temp, voice.sample_rate) as lesson:
-        for index, pieces in groupby(voice.stream(paragraphs, syn), key=attrgetter("paragraph")):
-            path = target.with_name(f"{target.stem}_{index + 1:03d}.wav")
-            with atomic_output(path) as temp, wav_writer(temp, voice.sample_rate) as part:
-                for number, piece in enumerate(pieces):
-                    silence = timeline.place(piece)
-                    lesson.write(silence)
-                    lesson.write(piece.audio)
-                    if number:  # a paragraph's own file starts with its speech
-                        part.write(silence)
-                    part.write(piece.audio)
-                    progress.update(piece.source_chars)
-            written += 1
-    return written
-
-
 def narrate_file(voice, paragraphs, syn, target: Path, timeline, progress) -> None:
     """WAV streamed to disk; OGG/MP3 encoded from the float32 audio at the end."""
     if target.suffix.lower() == ".wav":
@@ -198,6 +177,7 @@ def main(argv=None) -> int:
 
 def run(args) -> int:
     from rutts.speech import GRIFFIN_LIM, SynthesisConfig, Timeline, Voice, subtitles
+    from rutts.speech.lesson import write_lesson
     from rutts.text import split_paragraphs
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
@@ -218,12 +198,13 @@ def run(args) -> int:
     total = sum(map(len, paragraphs))
     with tqdm(total=total, unit="симв", desc="озвучиваю", disable=total < PROGRESS_FROM_CHARS, leave=False) as bar, \
             logging_redirect_tqdm():
-        timeline = Timeline(voice.sample_rate)
-        if args.course:
-            files = narrate_course(voice, paragraphs, syn, target, timeline, bar)
+        if args.course:  # built aside, put in place whole; an earlier lesson's extra paragraphs removed
+            timeline, files = write_lesson(target.parent, target.stem, voice.stream(paragraphs, syn),
+                                           voice.sample_rate, on_piece=lambda piece: bar.update(piece.source_chars))
         else:
+            timeline = Timeline(voice.sample_rate)
             narrate_file(voice, paragraphs, syn, target, timeline, bar)
-        if srt_path:
+        if srt_path and not args.course:
             with atomic_output(srt_path) as temp:
                 temp.write_text(subtitles(timeline.sentences), encoding="utf-8")
     seconds = time.perf_counter() - loaded

@@ -148,3 +148,41 @@ def test_run_record_wins_over_a_lexicon_file_in_the_current_folder(tiny_run, tmp
     code, _, err = run_cli(capsys, "-m", run, "--text", "Привет.", "-o", tmp_path / "hi.wav")
     assert code == 0, err
     assert "не так, как при обучении" not in caplog.text
+
+
+def test_course_rerun_with_fewer_paragraphs_leaves_no_stale_file(tiny_run, tmp_path, capsys):
+    """Issue 23: a 4-paragraph lesson, then a 1-paragraph one of the same name into the same folder."""
+    script, out = tmp_path / "lesson.md", tmp_path / "out"
+    script.write_text(LESSON, encoding="utf-8")
+    assert run_cli(capsys, "-m", tiny_run, "-i", script, "--course", "-o", out, "--gl-iters", 1)[0] == 0
+    (out / "notes.txt").write_text("её файл", encoding="utf-8")  # not the lesson's: never touched
+    script.write_text("Один абзац. Всего одно предложение.", encoding="utf-8")
+    code, _, err = run_cli(capsys, "-m", tiny_run, "-i", script, "--course", "-o", out, "--gl-iters", 1)
+    assert code == 0, err
+    assert sorted(p.name for p in out.iterdir()) == ["lesson.srt", "lesson.wav", "lesson_001.wav", "notes.txt"]
+    assert (out / "lesson.srt").read_text(encoding="utf-8").count("-->") == 2
+    assert sf.info(out / "lesson.wav").frames == sf.info(out / "lesson_001.wav").frames
+
+
+def test_course_failing_midway_leaves_the_earlier_lesson_intact(tiny_run, tmp_path, capsys, monkeypatch):
+    """Ctrl-C in the middle of the second narration: the first lesson's files stay byte for byte."""
+    from rutts.speech import Voice
+
+    script, out = tmp_path / "lesson.md", tmp_path / "out"
+    script.write_text(LESSON, encoding="utf-8")
+    assert run_cli(capsys, "-m", tiny_run, "-i", script, "--course", "-o", out, "--gl-iters", 1)[0] == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    blocks = []
+    real_block = Voice._block
+
+    def interrupted_at_the_third_block(self, *args):
+        blocks.append(1)
+        if len(blocks) == 3:
+            raise KeyboardInterrupt
+        return real_block(self, *args)
+
+    monkeypatch.setattr(Voice, "_block", interrupted_at_the_third_block)
+    script.write_text(LESSON.replace("третий", "четвёртый"), encoding="utf-8")
+    code, _, err = run_cli(capsys, "-m", tiny_run, "-i", script, "--course", "-o", out, "--gl-iters", 1)
+    assert code == 130 and "Прервано" in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # no build folder left either
