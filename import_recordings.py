@@ -4,8 +4,9 @@
     python import_recordings.py take1.flac take2.flac --script data/own_voice_script/metadata.csv --out data/own_voice
     python import_recordings.py recordings/ --script data/own_voice_script/metadata.csv --mode takes --no-asr
 
-Recordings: one file per sentence named by its number (001.wav, "Запись 17.flac") and/or long takes read in script
-order; WAV/FLAC/OGG/MP3, any sample rate, any channel count. Long takes are split at pauses and matched to the
+Recordings: one file per sentence named by its number in the script (001.wav, "Запись 17.flac"; copies and takes
+such as "017 (2).wav" or "017_take2.wav" are takes of 17, the best by the checks is kept; a name that does not say its
+number is listed, never guessed) and/or long takes read in script order; WAV/FLAC/OGG/MP3, any sample rate, any channel count. Long takes are split at pauses and matched to the
 sentences in order. Each clip is trimmed, converted to mono at the rate of config.json, loudness-normalized and
 checked (clipping, level, noise, duration against its text, and Whisper CER when requirements-eval.txt is
 installed). Writes <out>/RUSLAN/<id>.wav + <out>/metadata_RUSLAN.csv (kept clips), <out>/set_aside/ (the rest)
@@ -84,9 +85,11 @@ def run(args) -> int:
     for name, why in result.unused:
         print(f"  не использован {name}: {why}")
     print(f"  {result.asr_note}")
-    print(f"Отчёт: {args.out / REPORT_MD}")
+    if result.written:
+        print(f"Отчёт: {args.out / REPORT_MD}")
     if not kept:
-        print("Ни одной годной записи: смотрите причины выше.", file=sys.stderr)
+        kept_earlier = "" if result.written else f"; прежний импорт в {args.out} не тронут"
+        print(f"Ни одной годной записи: смотрите причины выше{kept_earlier}.", file=sys.stderr)
         return 1
     if minutes < MIN_FINETUNE_MINUTES:
         print(f"Для дообучения мало: {minutes:.1f} мин записей, нужно хотя бы {MIN_FINETUNE_MINUTES:g} мин "

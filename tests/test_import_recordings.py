@@ -185,7 +185,7 @@ def test_one_file_per_sentence_in_any_format(tmp_path, script, spoken):
     assert [c.sentence.number for c in result.kept] == [1, 2, 3, 6]
     unused = dict(result.unused)
     assert "не из сценария" in unused["099.wav"] and "1–8" in unused["099.wav"]
-    assert "нет номера" in unused["заметка.wav"]
+    assert "не понять номер" in unused["заметка.wav"]
     assert "не найдена речь" in unused["007.wav"]
     assert "пустой файл" in unused["008.wav"]
     assert "ffmpeg" in unused["005.m4a"] and "WAV" in unused["005.m4a"]
@@ -295,3 +295,163 @@ def test_cli_messages(tmp_path, script, spoken, capsys):
     assert import_recordings.main([str(silent), "--script", str(script), "--out", str(tmp_path / "s"), "--no-asr"]) == 1
     captured = capsys.readouterr()
     assert "не найдена речь" in captured.out and "Ни одной годной записи" in captured.err
+
+
+# ------------------------------------------------------------------ file names as people make them (issue 23, point 3)
+
+NAMES = {  # file name (without extension) → the sentence it is a take of; None: listed, never guessed
+    "017": 17, "17": 17, "000017_RUSLAN": 17,
+    "017 (2)": 17, "017 - Copy": 17, "017 - Copy (2)": 17, "017 - Копия": 17, "017 — копия (3)": 17,  # Explorer
+    "017 copy": 17, "017 copy 2": 17, "017 2": 17,  # macOS Finder
+    "017(1)": 17, "017-1": 17,  # Firefox, Safari
+    "017_take2": 17, "017 take 2": 17, "017-2": 17, "017_2": 17, "017.2": 17, "017a": 17, "017 дубль2": 17,  # hers
+    "Recording 017": 17, "New Recording 17": 17, "Запись 17": 17, "Новая запись 17 (1)": 17, "Voice 017": 17,  # phones
+    "Запись 2024-05-01 10-32-11": None, "20240501_103211": None, "Sep 5 at 10-32": None,  # phones with a date
+    "Урок 3 фраза 17": None, "заметка": None, "дубль1": None, "17_017": None,
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sentence_number_of_a_file_name(name):
+    from rutts.own_voice.names import sentence_number
+
+    assert sentence_number(name) == NAMES[name]
+
+
+def test_copies_and_takes_go_to_their_sentence_and_the_best_take_is_kept(tmp_path, script, spoken):
+    """A folder as Windows Explorer, macOS Finder, browsers and phone recorders leave it, Whisper off."""
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    level = np.sqrt(np.mean(spoken[2] ** 2))
+    noisy = np.concatenate([silence(0.5), spoken[2], silence(0.5)])
+    noisy = noisy + np.random.default_rng(40).normal(0, level / 10 ** (8 / 20), noisy.shape)
+    files = {
+        "001.wav": home_mic(spoken[1], 41),
+        "002 (1).wav": noisy.astype(np.float32),  # the first try, SNR 8 dB
+        "002 (2).wav": home_mic(spoken[2], 42),  # the browser's name for the second download: the good one
+        "003(1).wav": home_mic(spoken[3], 43),
+        "004_take2.wav": home_mic(spoken[4], 44),
+        "005-2.wav": home_mic(spoken[5], 45),
+        "006 - Copy.wav": home_mic(spoken[6], 46),
+        "006 copy.wav": np.clip(home_mic(spoken[6] * 6, 47), -1, 1),  # clipped
+        "Recording 007.wav": home_mic(spoken[7], 48),
+        "Запись 2024-05-01 10-32-03.wav": home_mic(spoken[8], 49),  # a phone's date: not sentence 3
+    }
+    for name, audio in files.items():
+        sf.write(recordings / name, audio, RATE)
+
+    result = run_import([recordings], script, tmp_path / "corpus", 22050)
+
+    assert {c.sentence.number: c.source for c in result.kept} == {
+        1: "001.wav", 2: "002 (2).wav", 3: "003(1).wav", 4: "004_take2.wav", 5: "005-2.wav", 6: "006 - Copy.wav",
+        7: "Recording 007.wav"}
+    assert result.missing == [8] and not [c for c in result.clips if not c.kept]
+    unused = dict(result.unused)
+    assert "дубль фразы 2, взят 002 (2).wav (шумно" in unused["002 (1).wav"]
+    assert "дубль фразы 6, взят 006 - Copy.wav (перегруз" in unused["006 copy.wav"]
+    assert "не понять номер" in unused["Запись 2024-05-01 10-32-03.wav"]
+    assert len(unused) == 3
+
+
+def test_numbers_are_the_script_s_own_after_a_line_is_deleted(tmp_path, script, spoken):
+    """script.md numbers the sentence of 000005_RUSLAN as 5, also when she deleted line 3 from metadata.csv."""
+    lines = script.read_text(encoding="utf-8").splitlines(True)
+    script.write_text("".join(lines[:2] + lines[3:]), encoding="utf-8")
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    sf.write(recordings / "005.wav", home_mic(spoken[5], 50), RATE)
+    result = run_import([recordings], script, tmp_path / "corpus", 22050)
+    assert [(c.sentence.number, c.sentence.utt_id) for c in result.kept] == [(5, "000005_RUSLAN")]
+    assert result.missing == [1, 2, 4, 6, 7, 8]
+
+
+def test_whisper_progress_moves_with_the_work(tmp_path, script, spoken):
+    pytest.importorskip("faster_whisper")
+    from rutts.intelligibility import Meter
+
+    events = []
+
+    class Watched(Meter):
+        def transcribe(self, audio):
+            events.append("transcribe")
+            return super().transcribe(audio)
+
+    def progress(items, stage, total):
+        for item in items:
+            events.append(stage)
+            yield item
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for number in (1, 4):
+        sf.write(recordings / f"{number:03d}.wav", home_mic(spoken[number], 60 + number), RATE)
+    run_import([recordings], script, tmp_path / "corpus", 22050, meter_factory=lambda: Watched(threads=1),
+               progress=progress)
+    assert [e for e in events if e in ("asr", "transcribe")] == ["asr", "transcribe", "asr", "transcribe"]
+
+
+# ------------------------------------------------------------------ an earlier import is replaced whole, or kept
+
+
+@pytest.fixture
+def earlier_import(tmp_path, script, spoken):
+    """An import of sentences 1-3 (3 set aside: clipped), audited by check_sample_rate.py."""
+    import check_sample_rate
+
+    recordings = tmp_path / "first"
+    recordings.mkdir()
+    sf.write(recordings / "001.wav", home_mic(spoken[1], 70), RATE)
+    sf.write(recordings / "002.wav", home_mic(spoken[2], 71), RATE)
+    sf.write(recordings / "003.wav", np.clip(home_mic(spoken[3] * 6, 72), -1, 1), RATE)
+    out = tmp_path / "corpus"
+    assert import_recordings.main([str(recordings), "--script", str(script), "--out", str(out), "--no-asr"]) == 0
+    config = Path(import_recordings.__file__).with_name("config.json")
+    assert check_sample_rate.main([str(out), "--config", str(config), "--no-stress", "--quick"]) == 0
+    assert {"set_aside", "metadata_train.csv", "metadata_val.csv", "frontend.json"} <= {p.name for p in out.iterdir()}
+    return out
+
+
+def tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_failed_reimport_leaves_the_earlier_corpus(tmp_path, script, earlier_import, capsys):
+    before = tree(earlier_import)
+    unreadable = tmp_path / "unreadable"
+    unreadable.mkdir()
+    (unreadable / "дубль1.wav").write_bytes(b"RIFF\x24\0\0\0WAVEfmt garbage")
+    capsys.readouterr()
+    code = import_recordings.main([str(unreadable), "--script", str(script), "--out", str(earlier_import), "--no-asr"])
+    assert code == 1
+    assert f"прежний импорт в {earlier_import} не тронут" in capsys.readouterr().err
+    assert tree(earlier_import) == before
+
+
+def test_an_import_interrupted_midway_leaves_the_earlier_corpus(tmp_path, script, spoken, earlier_import):
+    before = tree(earlier_import)
+    recordings = tmp_path / "second"
+    recordings.mkdir()
+    for number in (4, 5, 6):
+        sf.write(recordings / f"{number:03d}.wav", home_mic(spoken[number], 80 + number), RATE)
+
+    def interrupted(items, stage, total):
+        for number, item in enumerate(items):
+            if stage == "check" and number == 2:
+                raise KeyboardInterrupt
+            yield item
+
+    with pytest.raises(KeyboardInterrupt):
+        run_import([recordings], script, earlier_import, 22050, progress=interrupted)
+    assert tree(earlier_import) == before
+
+
+def test_a_reimport_with_less_leaves_nothing_of_the_earlier_one(tmp_path, script, spoken, earlier_import):
+    recordings = tmp_path / "second"
+    recordings.mkdir()
+    sf.write(recordings / "004.wav", home_mic(spoken[4], 90), RATE)
+    assert import_recordings.main([str(recordings), "--script", str(script), "--out", str(earlier_import),
+                                   "--no-asr"]) == 0
+    assert sorted(tree(earlier_import)) == ["RUSLAN/000004_RUSLAN.wav", "import_report.json", "import_report.md",
+                                            "metadata_RUSLAN.csv", "processed_text_cache.json"]
+    assert (earlier_import / "metadata_RUSLAN.csv").read_text(encoding="utf-8").startswith("000004_RUSLAN|Это важно.")

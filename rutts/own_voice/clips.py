@@ -3,6 +3,7 @@ clip checked (clipping, level, noise, duration against its text, and with the op
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +69,7 @@ class Clip:
     reasons: list[str] = field(default_factory=list)  # why it is set aside (empty: kept)
     warnings: list[str] = field(default_factory=list)
     measures: dict = field(default_factory=dict)
+    audio: np.ndarray | None = field(default=None, repr=False)  # cut and loudness-normalized by check_clip
 
     @property
     def kept(self) -> bool:
@@ -153,8 +155,8 @@ def _cut(clip: Clip) -> np.ndarray:
     return rec.audio[int(start * rec.rate): int(math.ceil(end * rec.rate))]
 
 
-def check_clip(clip: Clip, rate_cps: float, max_ratio: float = MAX_DURATION_RATIO) -> np.ndarray:
-    """Measure the clip, fill in reasons/warnings, return its loudness-normalized audio."""
+def check_clip(clip: Clip, rate_cps: float, max_ratio: float = MAX_DURATION_RATIO) -> None:
+    """Measure the clip, fill in reasons/warnings and its loudness-normalized audio."""
     rec = clip.recording
     seconds = clip.end - clip.start
     frame_s = frame_samples(rec.rate) / rec.rate
@@ -185,11 +187,12 @@ def check_clip(clip: Clip, rate_cps: float, max_ratio: float = MAX_DURATION_RATI
         what = "длиннее" if ratio > 1 else "короче"
         clip.reasons.append(f"{seconds:.1f} с — в {max(ratio, 1 / ratio):.1f} раза {what}, чем нужно для этого "
                             f"текста ({expected:.1f} с в вашем темпе): прочитано не то, не целиком или лишнее")
-    return normalize_loudness(_cut(clip), rec.rate, target_lufs=TARGET_LUFS)
+    clip.audio = normalize_loudness(_cut(clip), rec.rate, target_lufs=TARGET_LUFS)
 
 
-def transcribe_check(clips: list[Clip], audio: dict[int, np.ndarray], rate: int, meter) -> None:
-    """Whisper CER of each kept clip against its sentence; a misread sets the clip aside."""
+def transcribe_check(clips: Iterable[Clip], meter) -> None:
+    """Whisper CER of each kept clip against its sentence; a misread sets the clip aside. `clips` is consumed as
+    each is transcribed (a progress bar moves with the work)."""
     import jiwer
 
     from rutts.intelligibility import ASR_SAMPLE_RATE
@@ -198,7 +201,7 @@ def transcribe_check(clips: list[Clip], audio: dict[int, np.ndarray], rate: int,
     for clip in clips:
         if not clip.kept:
             continue
-        transcript = meter.transcribe(resample(audio[clip.sentence.number], rate, ASR_SAMPLE_RATE))
+        transcript = meter.transcribe(resample(clip.audio, clip.recording.rate, ASR_SAMPLE_RATE))
         reference = asr_normalize(clip.sentence.spoken)
         cer = jiwer.cer(reference, asr_normalize(transcript)) if reference else 1.0
         clip.measures.update(cer=round(float(cer), 3), transcript=transcript)

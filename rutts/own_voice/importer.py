@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -23,10 +24,11 @@ import numpy as np
 
 from rutts.audio import AudioError, write_wav
 from rutts.dataset import DatasetError, read_metadata
-from rutts.files import write_text_atomic
+from rutts.files import build_aside, write_text_atomic
 from rutts.own_voice.clips import (MAX_DURATION_RATIO, MAX_DURATION_RATIO_UNCALIBRATED, RATE_MIN_CLIPS, Clip, Recording,
                                    Sentence, check_clip, load_recording, single_span, transcribe_check)
-from rutts.own_voice.report import ImportResult, render_report
+from rutts.own_voice.names import sentence_number
+from rutts.own_voice.report import ImportResult, number_ranges, render_report
 from rutts.own_voice.script import CHARS_PER_SECOND
 from rutts.own_voice.takes import match_takes
 from rutts.text import STRESS, TextError, builtin_lexicon, normalize, to_alphabet
@@ -38,7 +40,9 @@ SET_ASIDE_DIR = "set_aside"
 METADATA_FILE = "metadata_RUSLAN.csv"
 REPORT_JSON = "import_report.json"
 REPORT_MD = "import_report.md"
-DERIVED_FILES = ("metadata_train.csv", "metadata_val.csv")  # check_sample_rate.py's split of an earlier import
+# What an import replaces in its folder: its own outputs, and check_sample_rate.py's split and front-end record of
+# an earlier import (metadata_train/val.csv, frontend.json, frontend_lexicon.txt), which no longer describe it.
+OWNED = (WAV_DIR, SET_ASIDE_DIR, "metadata_*.csv", REPORT_JSON, REPORT_MD, "frontend*")
 
 READABLE = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3")
 CONVERT_FIRST = (".m4a", ".aac", ".amr", ".3gp", ".wma", ".mp4", ".webm", ".caf", ".mka")
@@ -52,14 +56,20 @@ class ImportErrorRu(Exception):
 
 
 def read_script(metadata: Path) -> list[Sentence]:
-    """The script's metadata.csv (`id|text`), numbered in order as script.md numbers them."""
+    """The script's metadata.csv (`id|text`), numbered as script.md numbers them: by the number in its ids
+(000017_RUSLAN is 17, whatever lines were deleted since), or in order for a script with other ids."""
     try:
         rows = read_metadata(metadata)
     except DatasetError as error:
         raise ImportErrorRu(str(error)) from None
+    numbers = [re.fullmatch(r"(\d+)_RUSLAN", utt_id) for utt_id, _ in rows]
+    if all(numbers) and len({int(m[1]) for m in numbers}) == len(rows):
+        numbers = [int(m[1]) for m in numbers]
+    else:
+        numbers = list(range(1, len(rows) + 1))
     lexicon = builtin_lexicon()
     sentences = []
-    for number, (utt_id, text) in enumerate(rows, 1):
+    for number, (utt_id, text) in zip(numbers, rows):
         try:
             spoken = normalize(text, lexicon)
         except TextError:
@@ -76,12 +86,6 @@ def read_script(metadata: Path) -> list[Sentence]:
 
 def _natural_key(path: Path) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
-
-
-def file_number(path: Path) -> int | None:
-    """The sentence number a file name carries: its last number ("017.wav", "Запись 17.flac" → 17)."""
-    numbers = re.findall(r"\d+", path.stem)
-    return int(numbers[-1]) if numbers else None
 
 
 def collect_files(inputs: Sequence[Path], out: Path) -> tuple[list[Path], list[tuple[str, str]]]:
@@ -133,15 +137,18 @@ def import_recordings(
     progress: Callable[[Iterable, str, int], Iterable] | None = None,
 ) -> ImportResult:
     """Read, split, match, check and write (see the module docstring). `meter_factory` returns a Whisper meter
-    or raises (its message becomes the note that the check was skipped); None skips it."""
+    or raises (its message becomes the note that the check was skipped); None skips it.
+
+    The corpus is built aside and replaces an earlier import in `out` only at the end; an import that keeps no
+    clip leaves an earlier import as it was (result.written False)."""
     wrap = progress or (lambda items, stage, total: items)
     sentences = read_script(script)
     by_number = {s.number: s for s in sentences}
     files, unused = collect_files(inputs, out)
     if not files and not unused:
         raise ImportErrorRu(f"в {', '.join(map(str, inputs))} нет звуковых файлов ({', '.join(READABLE)})")
-    _prepare_out(out)
-    singles: dict[int, Recording] = {}
+    _check_out(out)
+    singles: dict[int, list[Recording]] = defaultdict(list)
     takes: list[Recording] = []
     for path in wrap(files, "read", len(files)):
         try:
@@ -153,48 +160,65 @@ def import_recordings(
             unused.append((path.name, "не найдена речь: тишина, ровный шум или нет пауз вокруг речи "
                                       "(оставляйте полсекунды тишины до и после фразы)"))
             continue
-        number = file_number(path)
+        number = sentence_number(path.stem)
         sentence = by_number.get(number)
         long_take = rec.speech_span > TAKE_MIN_S or (
             sentence is not None and rec.speech_span > 2 * sentence.chars / CHARS_PER_SECOND + 4)
         if mode == "takes" or (mode == "auto" and long_take):
             takes.append(rec)
         elif number is None:
-            unused.append((path.name, "в имени нет номера фразы: назовите файл её номером (017.wav) "
-                                      "или запускайте с --mode takes, если это дубль из нескольких фраз"))
+            unused.append((path.name, "по имени не понять номер фразы: назовите файл её номером из сценария "
+                                      "(017.wav) или запускайте с --mode takes, если это дубль из нескольких фраз"))
         elif sentence is None:
-            unused.append((path.name, f"номер {number} не из сценария (в нём фразы 1–{len(sentences)})"))
-        elif number in singles:
-            unused.append((path.name, f"фраза {number} уже есть в файле {singles[number].path.name}"))
+            unused.append((path.name, f"номер {number} не из сценария (в нём фразы {number_ranges(by_number)})"))
         else:
-            singles[number] = rec
+            singles[number].append(rec)
     matched, take_rate = match_takes(takes, sentences, set(singles))
-    clips: dict[int, Clip] = {}
-    for index, (rec, start, end) in matched.items():
-        sentence = sentences[index]
-        clips[sentence.number] = Clip(sentence, f"{rec.path.name} {_timestamp(start)}–{_timestamp(end)}", rec,
-                                      start, end, True)
-    for number, rec in singles.items():
-        if number in clips:
-            log.info("sentence %d: the file %s replaces its piece of a take", number, rec.path.name)
-        start, end = single_span(rec)
-        clips[number] = Clip(by_number[number], rec.path.name, rec, start, end, False)
-    ordered = [clips[n] for n in sorted(clips)]
-    speaking_rate, max_ratio = _speaking_rate(ordered, take_rate)
-    audio = {c.sentence.number: check_clip(c, speaking_rate, max_ratio) for c in wrap(ordered, "check", len(ordered))}
+    candidates = [Clip(sentences[index], f"{rec.path.name} {_timestamp(start)}–{_timestamp(end)}", rec, start, end,
+                       True) for index, (rec, start, end) in sorted(matched.items())]
+    for number, recordings in sorted(singles.items()):
+        candidates += [Clip(by_number[number], rec.path.name, rec, *single_span(rec), False) for rec in recordings]
+    speaking_rate, max_ratio = _speaking_rate(candidates, take_rate)
+    for clip in wrap(candidates, "check", len(candidates)):
+        check_clip(clip, speaking_rate, max_ratio)
     asr_note = "проверка распознаванием выключена (--no-asr)"
-    if meter_factory is not None and ordered:
+    if meter_factory is not None and candidates:
         try:
             meter = meter_factory()
         except Exception as error:  # the optional extra is missing or its model cannot be built
             asr_note = f"проверка распознаванием пропущена: {error}"
         else:
-            transcribe_check(list(wrap(ordered, "asr", len(ordered))), audio, rate, meter)
+            transcribe_check(wrap(candidates, "asr", len(candidates)), meter)
             asr_note = "проверено распознаванием (Whisper-base)"
-    result = ImportResult(ordered, [n for n in by_number if n not in clips], unused, speaking_rate, asr_note,
-                          len(sentences))
-    _write(out, result, audio, rate, script)
+    chosen = _best_takes(candidates, unused)
+    result = ImportResult(chosen, [n for n in by_number if n not in {c.sentence.number for c in chosen}], unused,
+                          speaking_rate, asr_note, len(sentences))
+    if result.kept or not (out / REPORT_JSON).is_file():
+        with build_aside(out, OWNED) as stage:
+            _write(stage, result, rate, script)
+        result.written = True
     return result
+
+
+def _best_takes(candidates: list[Clip], unused: list[tuple[str, str]]) -> list[Clip]:
+    """One clip per sentence, in script order: kept before set aside, then a file of its own before a piece of a
+    long take (she re-read it), then the lower Whisper CER, fewer warnings, the higher SNR. The other files of a
+    sentence are added to `unused`."""
+    by_number: dict[int, list[Clip]] = defaultdict(list)
+    for clip in candidates:
+        by_number[clip.sentence.number].append(clip)
+    chosen = []
+    for number in sorted(by_number):
+        ranked = sorted(by_number[number], key=lambda c: (not c.kept, c.from_take, c.measures.get("cer", 0.0),
+                                                          len(c.warnings), -c.measures["snr_db"]))
+        chosen.append(ranked[0])
+        for other in ranked[1:]:
+            if other.from_take:
+                log.info("sentence %d: the file %s replaces its piece of a take", number, ranked[0].source)
+            else:
+                why = "; ".join(other.reasons) or "годен, но хуже по проверкам"
+                unused.append((other.source, f"ещё один дубль фразы {number}, взят {ranked[0].source} ({why})"))
+    return chosen
 
 
 def _speaking_rate(clips: list[Clip], take_rate: float | None) -> tuple[float, float]:
@@ -205,28 +229,22 @@ def _speaking_rate(clips: list[Clip], take_rate: float | None) -> tuple[float, f
     return take_rate or CHARS_PER_SECOND, MAX_DURATION_RATIO_UNCALIBRATED
 
 
-def _prepare_out(out: Path) -> None:
-    """An empty or new folder, or one an earlier import wrote (its clips and split files are replaced)."""
+def _check_out(out: Path) -> None:
+    """An empty or new folder, or one an earlier import wrote (its corpus is replaced at the end)."""
     if out.exists() and not out.is_dir():
         raise ImportErrorRu(f"{out} — файл, а нужна папка для корпуса")
-    if (out / REPORT_JSON).is_file():
-        for folder in (WAV_DIR, SET_ASIDE_DIR):
-            for wav in (out / folder).glob("*.wav"):
-                wav.unlink()
-        for name in (METADATA_FILE, *DERIVED_FILES):
-            (out / name).unlink(missing_ok=True)
-    elif out.is_dir() and any(out.iterdir()):
+    if not (out / REPORT_JSON).is_file() and out.is_dir() and any(out.iterdir()):
         raise ImportErrorRu(f"папка {out} не пуста и не от прошлого импорта: укажите новую папку --out")
-    (out / WAV_DIR).mkdir(parents=True, exist_ok=True)
 
 
-def _write(out: Path, result: ImportResult, audio: dict[int, np.ndarray], rate: int, script: Path) -> None:
+def _write(out: Path, result: ImportResult, rate: int, script: Path) -> None:
     aside = [c for c in result.clips if not c.kept]
+    (out / WAV_DIR).mkdir()
     if aside:
-        (out / SET_ASIDE_DIR).mkdir(exist_ok=True)
+        (out / SET_ASIDE_DIR).mkdir()
     for clip in result.clips:
         folder = WAV_DIR if clip.kept else SET_ASIDE_DIR
-        write_wav(out / folder / f"{clip.sentence.utt_id}.wav", audio[clip.sentence.number], rate)
+        write_wav(out / folder / f"{clip.sentence.utt_id}.wav", clip.audio, rate)
     write_text_atomic(out / METADATA_FILE, "".join(f"{c.sentence.utt_id}|{c.sentence.text}\n" for c in result.kept))
     report = {
         "script": str(script), "sentences": result.sentences, "sample_rate": rate,

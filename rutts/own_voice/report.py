@@ -15,6 +15,7 @@ class ImportResult:
     speaking_rate: float  # her characters per second
     asr_note: str
     sentences: int
+    written: bool = False  # False: nothing kept, and the earlier import in the folder was left as it was
 
     @property
     def kept(self) -> list[Clip]:
