@@ -8,7 +8,8 @@ Sentences come from the built-in pool (rutts/own_voice/recording_pool.txt) and f
 plain text or Markdown), chosen greedily for coverage of letters with stress and ё and of their pairs, as the
 front end writes them. Prints the coverage reached against the most the candidates allow. Writes
 <out>/script.md (numbered, printable, with recording tips) and <out>/metadata.csv (`<id>|text`), which
-import_recordings.py reads next. The first run processes the pool's text once (~20 s) and caches it.
+import_recordings.py reads next; a script already in <out> is replaced only with --force (her recordings are named
+by its numbers). The first run processes the pool's text once (~20 s) and caches it.
 """
 import argparse
 import logging
@@ -20,6 +21,8 @@ from rutts.cli import guarded
 from rutts.own_voice.script import (
     CHARS_PER_SECOND,
     MAX_SECONDS,
+    METADATA_FILE,
+    SCRIPT_FILE,
     ScriptError,
     choose,
     prepare_candidates,
@@ -55,10 +58,20 @@ def parse_args(argv):
     parser.add_argument("--lexicon", type=Path,
                         help="свой словарь произношений (по умолчанию lexicon.txt, если он есть)")
     parser.add_argument("--no-stress", action="store_true", help="без автоматических ударений")
+    parser.add_argument("--force", action="store_true",
+                        help="заменить сценарий, уже лежащий в --out (записи по нему сопоставятся с новыми фразами)")
     args = parser.parse_args(argv)
     if args.no_pool and not args.texts:
         parser.error("--no-pool: укажите свои тексты через --texts")
     return args
+
+
+def refuse_to_overwrite(out: Path) -> None:
+    """Her recordings are named by the numbers of the script in `out`: a new script would give them other sentences."""
+    existing = [out / name for name in (METADATA_FILE, SCRIPT_FILE) if (out / name).exists()]
+    if existing:
+        raise ScriptError(f"в {out} уже есть сценарий ({existing[0].name}), и записи по нему названы его номерами: "
+                          "чтобы заменить его, добавьте --force, или укажите другую папку --out")
 
 
 def main(argv=None) -> int:
@@ -68,6 +81,8 @@ def main(argv=None) -> int:
 
 
 def run(args) -> int:
+    if not args.force:
+        refuse_to_overwrite(args.out)
     started = time.monotonic()
     front_end = FrontEnd(args.lexicon or default_lexicon(), stress=not args.no_stress)
     sentences = [] if args.no_pool else [(text, "pool") for text in read_pool()]

@@ -133,3 +133,32 @@ def test_pool_lines_are_clean_sentences():
 def test_candidate_seconds_follow_text_length():
     short, long = Candidate("а", "д+ом стоит.", "pool"), Candidate("б", "д+ом стоит на гор+е у рек+и.", "pool")
     assert long.seconds > short.seconds > 0
+
+
+def test_an_existing_script_is_replaced_only_with_force(tmp_path, capsys, monkeypatch):
+    """Issue 23: her takes are named by the script's numbers; a new script would give them other sentences."""
+    monkeypatch.setenv("RUTTS_CACHE", str(tmp_path / "cache"))
+    lesson = tmp_path / "lesson.md"
+    lesson.write_text(LESSON, encoding="utf-8")
+    out = tmp_path / "script"
+    assert make_recording_script.main(["--no-pool", "--texts", str(lesson), "--minutes", "1", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+
+    code = make_recording_script.main(["--minutes", "2", "--out", str(out)])
+    error = capsys.readouterr().err.strip()
+    assert code == 2 and error.startswith("Ошибка:") and "--force" in error and "\n" not in error, error
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+    # (a) with --force, bad input: the script in place stays as it was
+    assert make_recording_script.main(["--texts", str(tmp_path / "нет.md"), "--out", str(out), "--force"]) == 2
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+    # (b) with --force and fewer sentences: both files are the new script's, nothing of the earlier one
+    short = tmp_path / "short.md"
+    short.write_text("Сегодня мы откроем таблицу и посчитаем сумму.\n", encoding="utf-8")
+    assert make_recording_script.main(["--no-pool", "--texts", str(short), "--out", str(out), "--force"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["metadata.csv", "script.md"]
+    assert (out / "metadata.csv").read_text(encoding="utf-8") == \
+        "000001_RUSLAN|Сегодня мы откроем таблицу и посчитаем сумму.\n"
+    assert "\n2. " not in (out / "script.md").read_text(encoding="utf-8")

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rutts.dataset import process_texts
-from rutts.files import write_text_atomic
+from rutts.files import build_aside
 from rutts.text import STRESS, VOWELS, FrontEnd, TextError, split_paragraphs, split_sentences
 
 log = logging.getLogger(__name__)
@@ -229,6 +229,7 @@ TIPS = """\
 - Читайте спокойно, как на уроке, обычным голосом. Перед каждой фразой — пауза 1–2 секунды.
 - Два способа, можно смешивать:
   1. по файлу на фразу, имя файла — её номер: `001.wav`, `002.wav`, … (`Запись 17.m4a` → переведите в WAV/FLAC);
+     копии и повторы (`017 (2).wav`, `017_take2.wav`) — дубли фразы 17: возьмётся лучший;
   2. несколько длинных дублей подряд по сценарию (`дубль1.wav`, `дубль2.wav`, …): каждый следующий дубль
      начинается с фразы, на которой закончился предыдущий. Не повторяйте фразу внутри дубля.
 - Оговорились — дочитайте и потом перезапишите эту фразу отдельным файлом с её номером: он заменит кусок дубля.
@@ -246,10 +247,11 @@ def render_markdown(script: Script, metadata: Path) -> str:
 
 
 def write_script(folder: Path, script: Script) -> tuple[Path, Path]:
-    """script.md (numbered, printable, with reading tips) and metadata.csv (`<id>|text`, id from the number)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """script.md (numbered, printable, with reading tips) and metadata.csv (`<id>|text`, id from the number),
+    both or neither."""
     markdown, metadata = folder / SCRIPT_FILE, folder / METADATA_FILE
     rows = [f"{ID_FORMAT.format(number)}|{c.text}\n" for number, c in enumerate(script.sentences, 1)]
-    write_text_atomic(metadata, "".join(rows))
-    write_text_atomic(markdown, render_markdown(script, metadata))
+    with build_aside(folder, (SCRIPT_FILE, METADATA_FILE)) as stage:
+        (stage / METADATA_FILE).write_text("".join(rows), encoding="utf-8", newline="")
+        (stage / SCRIPT_FILE).write_text(render_markdown(script, metadata), encoding="utf-8", newline="")
     return markdown, metadata
