@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from rutts.cli import guarded
 from rutts.dataset import (
+    AUDIT_FILES,
     CACHE_FILE,
     ERRORS,
     TRAIN_FILE,
@@ -48,7 +49,6 @@ from rutts.dataset import (
 )
 from rutts.files import build_aside
 from rutts.run import RECORD_NAME, record_frontend
-from rutts.run.frontend_record import LEXICON_COPY
 from rutts.text import FrontEnd, TextError, default_lexicon
 
 EXAMPLES = 5
@@ -294,7 +294,7 @@ def run(args) -> int:
     usable = audit.usable()
     # The split and its record are replaced whole; a refused audit removes the earlier ones: they no longer
     # describe these files.
-    with build_aside(root, (train_name, val_name, RECORD_NAME, LEXICON_COPY)) as stage:
+    with build_aside(root, (train_name, val_name, *AUDIT_FILES)) as stage:
         split = write_split(stage, usable, args.val_fraction, train_name, val_name) if len(usable) >= 2 else None
         if split is not None:  # the split holds text read this way: training and synthesis must read alike
             record_frontend(stage, args.lexicon, stress=not args.no_stress)

@@ -5,7 +5,8 @@
 
 Reads <input>/RUSLAN/*.wav and writes <output>/RUSLAN/*.wav; the metadata files (<input>/*.csv) are copied
 along. The originals are never touched, every file is written atomically (an interrupted run leaves no half
-file), and files already converted are skipped, so a re-run finishes what is missing in a moment.
+file), and files already converted are skipped, so a re-run finishes what is missing in a moment. A finished run
+removes the output wavs whose source is gone, and, when the wavs changed, the split an audit of the output wrote.
 Unreadable and truncated files (the header promises more sound than the file holds) are listed at the end and
 make the exit code 1; the rest are converted all the same. The progress bar is drawn only on a terminal.
 Exit code 2: nothing was done because of a mistake in the arguments, the folders or config.json.
@@ -27,6 +28,7 @@ from tqdm import tqdm
 
 from rutts.audio import AudioError, convert_wav
 from rutts.cli import guarded
+from rutts.dataset import AUDIT_FILES
 from rutts.files import atomic_output, stale_temp_files
 
 WAV_DIR = "RUSLAN"
@@ -122,6 +124,21 @@ def copy_metadata(src_root: Path, dst_root: Path) -> None:
             shutil.copy2(src, temp)
 
 
+def remove_stale(src_root: Path, dst_root: Path, names: set[str], changed: bool) -> int:
+    """Remove the output wavs whose source is gone (how many); once the wavs changed, also the split and front-end
+    record an audit of the earlier output left (unless copied from the input), saying so."""
+    stale = [e for e in os.scandir(dst_root / WAV_DIR) if e.name.lower().endswith(".wav") and e.name not in names]
+    for entry in stale:
+        os.unlink(entry.path)
+    audit = [dst_root / n for n in AUDIT_FILES if (dst_root / n).is_file() and not (src_root / n).is_file()]
+    if audit and (changed or stale):
+        for path in audit:
+            path.unlink()
+        print(f"Звук изменился: прежнее разбиение удалено, проверьте корпус снова: python check_sample_rate.py "
+              f"{dst_root}")
+    return len(stale)
+
+
 def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     sample_rate = target_rate(args)
@@ -154,9 +171,10 @@ def run(args: argparse.Namespace) -> int:
     tasks = [(e.path, str(dst_dir / e.name), sample_rate)
              for e in sources if not is_done(e, dst_dir / e.name, fmt_chunk)]
     failures = convert_all(tasks, args.workers) if tasks else []
+    stale = remove_stale(src_root, dst_root, {e.name for e in sources}, changed=len(tasks) > len(failures))
     print(f"Готово за {time.perf_counter() - started:.1f} с: пересэмплировано {len(tasks) - len(failures)}, "
-          f"пропущено (уже готовы) {len(sources) - len(tasks)}, с ошибками {len(failures)}. "
-          f"Результат: {dst_root} ({sample_rate} Гц)")
+          f"пропущено (уже готовы) {len(sources) - len(tasks)}, с ошибками {len(failures)}"
+          + (f", удалено прежних без исходника {stale}" if stale else "") + f". Результат: {dst_root} ({sample_rate} Гц)")
     if failures:
         print(f"Не удалось пересэмплировать файлов: {len(failures)} (остальные готовы):", file=sys.stderr)
         for line in failures:

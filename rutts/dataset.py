@@ -32,6 +32,10 @@ WAV_DIR = "RUSLAN"
 TRAIN_FILE = "metadata_train.csv"
 VAL_FILE = "metadata_val.csv"
 CACHE_FILE = "processed_text_cache.json"
+RECORD_NAME = "frontend.json"  # the front-end settings of the split (rutts.run.record_frontend)
+LEXICON_COPY = "frontend_lexicon.txt"
+# What check_sample_rate.py writes beside the corpus about the files it audited: stale once they change.
+AUDIT_FILES = (TRAIN_FILE, VAL_FILE, RECORD_NAME, LEXICON_COPY)
 
 # 2 % of RUSLAN is ~440 utterances (~35 min): a steady validation loss, little lost from training.
 # Of the 400-utterance demo 2 % would be ~8 ± 3 by chance, hence the floor (at most a tenth of the corpus).

@@ -215,3 +215,36 @@ def test_a_killed_run_leaves_only_whole_files_and_a_rerun_finishes(tmp_path):
     assert subprocess.run(command, capture_output=True, timeout=120).returncode == 0
     assert len(list((out / "RUSLAN").glob("*.wav"))) == 60
     assert not [p for p in out.rglob("*") if p.name.endswith(TEMP_SUFFIX)]
+
+
+def test_a_rerun_with_less_input_leaves_nothing_stale(corpus, tmp_path, capsys):
+    """Issue 23, point 1 (b): a source removed since, its output goes; the audit of the earlier output goes too."""
+    out = tmp_path / "out"
+    args = [str(corpus), "--out", str(out), "--sr", "22050", "--workers", "1"]
+    resample_wavs.main(args)
+    for name in ("metadata_train.csv", "metadata_val.csv", "frontend.json"):  # check_sample_rate.py's, of this output
+        (out / name).write_text("mono44|привет.\n", encoding="utf-8")
+    (corpus / "RUSLAN" / "stereo48.wav").unlink()
+    capsys.readouterr()
+    assert resample_wavs.main(args) == 1  # the two bad files are still bad
+    printed = capsys.readouterr().out
+    assert "удалено прежних без исходника 1" in printed and "прежнее разбиение удалено" in printed
+    assert sorted(p.name for p in (out / "RUSLAN").iterdir()) == ["already22.wav", "mono44.wav", "u8_16k.wav"]
+    assert sorted(p.name for p in out.iterdir()) == ["RUSLAN", METADATA]
+
+
+def test_a_bad_source_over_a_good_earlier_output_leaves_it(corpus, tmp_path, capsys):
+    """Issue 23, point 1 (a): the new source cannot be read; the earlier output of it stays, and so does the audit."""
+    out = tmp_path / "out"
+    args = [str(corpus), "--out", str(out), "--sr", "22050", "--workers", "1"]
+    resample_wavs.main(args)
+    (out / "metadata_train.csv").write_text("mono44|привет.\n", encoding="utf-8")
+    before = snapshot(out)
+    broken = corpus / "RUSLAN" / "mono44.wav"
+    broken.write_bytes(broken.read_bytes()[:1000])  # cut short: the header promises more
+    os.utime(broken, (time.time() + 5, time.time() + 5))
+    assert resample_wavs.main(args) == 1
+    assert "mono44.wav" in capsys.readouterr().err
+    assert snapshot(out) == before
+    assert resample_wavs.main([str(corpus), "--out", str(out), "--sr", "22"]) == 2  # bad arguments: nothing touched
+    assert snapshot(out) == before

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rutts.audio import AudioError, write_wav
-from rutts.dataset import DatasetError, read_metadata
+from rutts.dataset import AUDIT_FILES, DatasetError, read_metadata
 from rutts.files import build_aside, write_text_atomic
 from rutts.own_voice.clips import (MAX_DURATION_RATIO, MAX_DURATION_RATIO_UNCALIBRATED, RATE_MIN_CLIPS, Clip, Recording,
                                    Sentence, check_clip, load_recording, single_span, transcribe_check)
@@ -40,9 +40,9 @@ SET_ASIDE_DIR = "set_aside"
 METADATA_FILE = "metadata_RUSLAN.csv"
 REPORT_JSON = "import_report.json"
 REPORT_MD = "import_report.md"
-# What an import replaces in its folder: its own outputs, and check_sample_rate.py's split and front-end record of
-# an earlier import (metadata_train/val.csv, frontend.json, frontend_lexicon.txt), which no longer describe it.
-OWNED = (WAV_DIR, SET_ASIDE_DIR, "metadata_*.csv", REPORT_JSON, REPORT_MD, "frontend*")
+# What an import replaces in its folder: its own outputs, and check_sample_rate.py's split and front-end record of an
+# earlier import, which no longer describe it.
+OWNED = (WAV_DIR, SET_ASIDE_DIR, METADATA_FILE, REPORT_JSON, REPORT_MD, *AUDIT_FILES)
 
 READABLE = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3")
 CONVERT_FIRST = (".m4a", ".aac", ".amr", ".3gp", ".wma", ".mp4", ".webm", ".caf", ".mka")

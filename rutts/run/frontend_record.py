@@ -13,13 +13,11 @@ import shutil
 from pathlib import Path
 
 from rutts.files import atomic_output
-from rutts.dataset import CACHE_FILE
+from rutts.dataset import CACHE_FILE, LEXICON_COPY, RECORD_NAME
 from rutts.text import VERSION, FrontEnd, TextError, default_lexicon
 
 log = logging.getLogger(__name__)
 
-RECORD_NAME = "frontend.json"
-LEXICON_COPY = "frontend_lexicon.txt"
 
 
 def _write_text(path: Path, text: str) -> None:
