@@ -361,6 +361,28 @@ def test_rate_limit_is_a_sliding_minute():
     assert limiter.wait_time(5) == 0
 
 
+def test_strangers_are_forgotten_and_memory_stays_bounded():
+    """Issue 23, point 7: 10,000 distinct strangers, one every 0.1 s, then 10,000 more in one instant."""
+    import tracemalloc
+
+    now = [0.0]
+    limiter = RateLimiter(limit=2, window=60, clock=lambda: now[0], max_users=1000)
+    tracemalloc.start()
+    for user in range(10_000):
+        now[0] = user * 0.1
+        limiter.record(user)
+    after_trickle = tracemalloc.get_traced_memory()[0]
+    assert len(limiter) <= 601  # only those inside the last minute
+    for user in range(10_000, 20_000):
+        limiter.record(user)
+    grown = tracemalloc.get_traced_memory()[0] - after_trickle
+    tracemalloc.stop()
+    assert len(limiter) == 1000 and grown < 500_000, grown
+    limiter.record(19_999)
+    assert limiter.wait_time(19_999) > 0  # the latest are still limited
+    print(f"remembered {len(limiter)} users, grew {grown} bytes over the second 10,000")
+
+
 def test_long_text_is_cut_at_sentences_within_the_limit():
     sentences = [f"Предложение номер {n}, в нём несколько слов." for n in range(1, 41)]
     text = " ".join(sentences[:20]) + "\n\n" + " ".join(sentences[20:]) + " Очень" + " очень" * 120 + " длинное."

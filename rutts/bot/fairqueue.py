@@ -8,7 +8,7 @@ import asyncio
 import itertools
 import re
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -94,13 +94,18 @@ class FairQueue(Generic[Job]):
 
 
 class RateLimiter:
-    """At most `limit` accepted requests per user in any `window` seconds (a sliding window)."""
+    """At most `limit` accepted requests per user in any `window` seconds (a sliding window).
 
-    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic):
+    A user with no request inside the window is forgotten, and at most `max_users` are remembered (the longest
+    silent forgotten first), so strangers passing by never pile up in memory."""
+
+    def __init__(self, limit: int, window: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 max_users: int = 10_000):
         self.limit = limit
         self.window = window
+        self.max_users = max_users
         self._clock = clock
-        self._times: dict[int, deque[float]] = {}
+        self._times: OrderedDict[int, deque[float]] = OrderedDict()  # the most recently active last
 
     def wait_time(self, user: int) -> float:
         """Seconds until this user may send again; 0 if now."""
@@ -113,7 +118,18 @@ class RateLimiter:
         return 0.0 if len(times) < self.limit else times[0] + self.window - now
 
     def record(self, user: int) -> None:
-        self._times.setdefault(user, deque()).append(self._clock())
+        now = self._clock()
+        self._times.setdefault(user, deque()).append(now)
+        self._times.move_to_end(user)
+        while self._times:
+            oldest, times = next(iter(self._times.items()))
+            if times[-1] > now - self.window and len(self._times) <= self.max_users:
+                break
+            del self._times[oldest]
+
+    def __len__(self) -> int:
+        """Users remembered."""
+        return len(self._times)
 
 
 def split_voice_notes(text: str, max_chars: int) -> list[str]:
