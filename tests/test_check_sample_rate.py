@@ -330,9 +330,9 @@ def test_the_front_end_settings_are_recorded_beside_the_split(corpus, config, tm
     assert record["signature"] == FrontEnd(None, stress=False).signature
     assert f"записаны в {corpus / RECORD_NAME}" in capsys.readouterr().out
 
-    lexicon = tmp_path / "lexicon.txt"  # the default: lexicon.txt in the working folder
+    lexicon = tmp_path / "lexicon.txt"  # the default: lexicon.txt in the kit's folder, here a copy's
     lexicon.write_text("Excel → +эксель\n", encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("rutts.text.lexicon.PROJECT_ROOT", tmp_path)
     assert run(corpus, config, "--quick") == 0
     record = json.loads((corpus / RECORD_NAME).read_text(encoding="utf-8"))
     assert record["lexicon"] == LEXICON_COPY and (corpus / LEXICON_COPY).read_text(encoding="utf-8") == \
@@ -415,3 +415,18 @@ def test_a_rerun_with_less_leaves_nothing_of_the_earlier_split(corpus, config, t
     ids = {line.split("|")[0] for name in ("metadata_train.csv", "metadata_val.csv")
            for line in files[name].decode().splitlines()}
     assert ids == {f"{n:06d}_RUSLAN" for n in range(4)}
+
+
+def test_the_default_lexicon_is_the_one_in_the_kit_s_folder_wherever_it_runs(tmp_path, monkeypatch):
+    """Issue 23: "lexicon.txt in the root, picked up by itself" was looked for in the current folder."""
+    from rutts.text import default_lexicon, lexicon
+
+    assert (lexicon.PROJECT_ROOT / "check_sample_rate.py").is_file()  # the kit's folder: where its scripts are
+    kit, elsewhere = tmp_path / "kit", tmp_path / "elsewhere"
+    kit.mkdir(), elsewhere.mkdir()
+    monkeypatch.setattr("rutts.text.lexicon.PROJECT_ROOT", kit)
+    monkeypatch.chdir(elsewhere)
+    (elsewhere / "lexicon.txt").write_text("Excel → +ексель\n", encoding="utf-8")  # not the kit's: not taken
+    assert default_lexicon() is None
+    (kit / "lexicon.txt").write_text("Excel → +эксель\n", encoding="utf-8")
+    assert default_lexicon() == kit / "lexicon.txt"

@@ -59,7 +59,7 @@ def test_explicit_settings_win_with_one_warning_naming_the_difference(tmp_path, 
 
 
 def test_run_without_a_record_uses_the_old_defaults_and_says_so(tmp_path, caplog, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("rutts.text.lexicon.PROJECT_ROOT", tmp_path)  # the kit's folder, here a copy's
     assert default_lexicon() is None
     (tmp_path / "lexicon.txt").write_text("Жужа → ж+ужа-ж+ужа\n", encoding="utf-8")
     assert default_lexicon().name == "lexicon.txt"

@@ -18,9 +18,12 @@ DEFAULT_LEXICON = Path(__file__).with_name("lexicon_default.txt")
 DEFAULT_LEXICON_NAME = "lexicon.txt"
 
 
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder of the scripts (train_glowtts.py, inference.py)
+
+
 def default_lexicon() -> Path | None:
-    """lexicon.txt in the current folder if it exists (the one home of that default)."""
-    path = Path(DEFAULT_LEXICON_NAME)
+    """lexicon.txt in the project root if it exists, whatever the current folder (the one home of that default)."""
+    path = PROJECT_ROOT / DEFAULT_LEXICON_NAME
     return path if path.is_file() else None
 
 
