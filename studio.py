@@ -52,7 +52,7 @@ def open_session(args):
     from rutts.speech import GRIFFIN_LIM, SynthesisConfig, Voice
     from rutts.studio.engine import Engine
     from rutts.studio.session import Session, read_lesson
-    from rutts.studio.state import lesson_paragraphs
+    from rutts.studio.state import StudioError, lesson_paragraphs
 
     lesson_paragraphs(read_lesson(args.lesson))  # not UTF-8, empty, too long: said before the model loads
     output = args.output or Path("outputs") / args.lesson.stem
@@ -60,7 +60,7 @@ def open_session(args):
         output.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=output).close()
     except OSError as error:
-        raise OSError(error.errno, f"{output}: нельзя писать в папку экспорта ({os_reason(error)})") from None
+        raise StudioError(f"{output}: нельзя писать в папку экспорта ({os_reason(error)})") from None
     meter = None
     if not args.no_check:
         from rutts.intelligibility import IntelligibilityError

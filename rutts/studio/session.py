@@ -16,7 +16,7 @@ from rutts.studio import state as stored
 from rutts.studio.engine import Engine, lesson_pieces, stressed
 from rutts.studio.state import Manifest, Paragraph, StudioError, conflict, sha
 from rutts.studio.worker import Job, Worker
-from rutts.text import TextError, read_lexicon
+from rutts.text import CHARACTERS, PUNCTUATIONS, VOWELS, TextError, read_lexicon
 
 SPEEDS = (0.5, 2.0)
 PAUSES = (0.0, 5.0)
@@ -153,6 +153,8 @@ class Session:
         reading = _text(reading, "чтение", MAX_WORD_CHARS * 2)
         if any(mark in word for mark in ("=", "→", "->", "#")) or "\t" in reading:
             raise StudioError("в слове не может быть «=», «→», «->» или «#»: так устроена строка словаря")
+        if set(reading.lower()) - set(CHARACTERS + PUNCTUATIONS) or not set(reading.lower()) & set(VOWELS):
+            raise StudioError("чтение пишите русскими буквами, ударение — «+» перед гласной: «эс-кью-+эль»")
         path = self.engine.lexicon_path
         if self.worker.busy():
             raise conflict("идёт работа: словарь можно менять, когда она закончится")
