@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 import srt
-
-import studio
 from conftest import ROOT
 from test_synth import speech_runs, tiny_run  # noqa: F401  (tiny_run is a fixture)
+
+import studio
 
 LESSON = """# Урок 1. Таблицы
 
@@ -161,7 +161,7 @@ def test_stress_change_renders_one_paragraph_export_in_sync_reopen_renders_nothi
 
 
 def test_two_tabs_version_check_lexicon_word_and_saving_the_lesson(lesson, served):
-    server, client = served
+    _, client = served
     version = client.state()["version"]
     status, answer = client.post("edit", {"version": version, "index": 3, "text": "Нажмите кнопку  и\nподождите."})
     assert status == 200 and answer["state"]["paragraphs"][3]["text"] == "Нажмите кнопку и подождите."
@@ -225,7 +225,7 @@ BAD_POSTS = [
 
 @pytest.mark.parametrize("action, body, status, message", BAD_POSTS)
 def test_bad_requests_get_one_russian_line_and_change_nothing(lesson, served, action, body, status, message):
-    server, client = served
+    _, client = served
     before = client.state()
     body = {k: before["version"] if v == "V" else v for k, v in body.items()}
     got, answer = client.post(action, body)
@@ -237,7 +237,7 @@ def test_bad_requests_get_one_russian_line_and_change_nothing(lesson, served, ac
 
 
 def test_malformed_bodies_and_tokens(served):
-    server, client = served
+    _, client = served
     for raw, status in ((b"{not json", 400), (b"[1, 2]", 400), ("ы".encode("cp1251"), 400)):
         got, answer, _ = client.request("api/edit", raw=raw, method="POST")
         assert got == status and json.loads(answer)["error"]
@@ -257,7 +257,7 @@ def test_malformed_bodies_and_tokens(served):
 
 
 def test_only_files_under_the_studio_folder_are_served(lesson, served, tmp_path):
-    server, client = served
+    _, client = served
     client.post("render", {"indices": [0]})
     client.wait()
     take = client.state()["paragraphs"][0]["audio"]
@@ -281,7 +281,7 @@ def test_only_files_under_the_studio_folder_are_served(lesson, served, tmp_path)
 
 
 def test_one_job_at_a_time_and_cancel(lesson, served):
-    server, client = served
+    _, client = served
     assert client.post("render")[0] == 200
     status, answer = client.post("render")
     assert status == 409 and "уже идёт работа" in answer["error"]
