@@ -31,6 +31,7 @@ from rutts.bot.fairqueue import RateLimiter
 from rutts.bot.serve import (NOTHING_TO_READ, BotSettings, FloodWait, Job, Reader, api_url_problem, check_token,
                              file_url, quote)
 from rutts.bot.redact import keep_secret, redact
+from rutts.cli import ArgumentParser
 
 HERE = Path(__file__).resolve().parent
 TOKEN_PATTERN = re.compile(r"\d+:[\w-]{30,}")
@@ -213,7 +214,7 @@ def positive_int(text: str) -> int:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Телеграм-бот: читает присланные тексты голосом обученной модели.")
+    parser = ArgumentParser(description="Телеграм-бот: читает присланные тексты голосом обученной модели.")
     add = parser.add_argument
     add("-m", "--model", required=True, help="папка запуска outputs/<run> или файл чекпоинта")
     vocoder = parser.add_mutually_exclusive_group()

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rutts.cli import guarded
+from rutts.cli import ArgumentParser, guarded
 from rutts.dataset import (
     AUDIT_FILES,
     CACHE_FILE,
@@ -38,6 +38,7 @@ from rutts.dataset import (
     TRAIN_FILE,
     VAL_FILE,
     VAL_FRACTION,
+    RECORD_NAME,
     Audit,
     AuditLimits,
     DatasetError,
@@ -48,7 +49,6 @@ from rutts.dataset import (
     write_text_atomic,
 )
 from rutts.files import build_aside
-from rutts.run import RECORD_NAME, record_frontend
 from rutts.text import FrontEnd, TextError, default_lexicon
 
 EXAMPLES = 5
@@ -104,7 +104,7 @@ def hints(limits: AuditLimits, config_path: Path, root: Path) -> dict[str, str]:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         description="Проверить корпус в раскладке RUSLAN перед обучением и записать разбиение train/val."
     )
     parser.add_argument("root", nargs="?", type=Path, help="папка корпуса (по умолчанию datasets[0].path из конфига)")
@@ -297,6 +297,8 @@ def run(args) -> int:
     with build_aside(root, (train_name, val_name, *AUDIT_FILES)) as stage:
         split = write_split(stage, usable, args.val_fraction, train_name, val_name) if len(usable) >= 2 else None
         if split is not None:  # the split holds text read this way: training and synthesis must read alike
+            from rutts.run import record_frontend  # torch: seconds, so not for a mistake in the arguments
+
             record_frontend(stage, args.lexicon, stress=not args.no_stress)
     if split is not None:
         split = Split(root / train_name, root / val_name, split.train_ids, split.val_ids)

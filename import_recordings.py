@@ -13,7 +13,6 @@ installed). Writes <out>/RUSLAN/<id>.wav + <out>/metadata_RUSLAN.csv (kept clips
 and <out>/import_report.md/.json with every clip and the reason. Then: python check_sample_rate.py <out>.
 Exit code: 0 clips kept, 1 nothing usable, 2 the import could not start.
 """
-import argparse
 import json
 import logging
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rutts.cli import guarded
+from rutts.cli import ArgumentParser, guarded
 from rutts.own_voice.importer import MIN_FINETUNE_MINUTES, REPORT_MD, ImportErrorRu, import_recordings
 from rutts.own_voice.report import number_ranges
 
@@ -29,7 +28,7 @@ STAGES = {"read": "чтение", "check": "проверка", "asr": "расп�
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Импорт своих записей сценария в корпус для дообучения.")
+    parser = ArgumentParser(description="Импорт своих записей сценария в корпус для дообучения.")
     parser.add_argument("inputs", type=Path, nargs="+", metavar="ЗАПИСИ", help="файлы или папки с записями")
     parser.add_argument("--script", type=Path, required=True,
                         help="metadata.csv сценария от make_recording_script.py")

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from rutts.cli import guarded
+from rutts.cli import ArgumentParser, guarded
 from rutts.own_voice.script import (
     CHARS_PER_SECOND,
     MAX_SECONDS,
@@ -47,7 +47,7 @@ def positive_minutes(value: str) -> float:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Сценарий записи своего голоса: фразы, покрывающие звуки модели.")
+    parser = ArgumentParser(description="Сценарий записи своего голоса: фразы, покрывающие звуки модели.")
     parser.add_argument("--minutes", type=positive_minutes, default=15.0,
                         help="сколько минут чтения (по умолчанию %(default)g)")
     parser.add_argument("--texts", type=Path, nargs="+", default=[], metavar="ФАЙЛ",

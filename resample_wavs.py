@@ -27,7 +27,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rutts.audio import AudioError, convert_wav
-from rutts.cli import guarded
+from rutts.cli import ArgumentParser, guarded
 from rutts.dataset import AUDIT_FILES
 from rutts.files import atomic_output, stale_temp_files
 
@@ -39,7 +39,7 @@ class UsageError(Exception):
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Пересэмплирование корпуса в раскладке RUSLAN (моно, 16 бит).")
+    parser = ArgumentParser(description="Пересэмплирование корпуса в раскладке RUSLAN (моно, 16 бит).")
     parser.add_argument("input", type=Path, help="корень корпуса: в нём RUSLAN/*.wav и metadata*.csv")
     parser.add_argument("--out", type=Path, help="куда писать (по умолчанию <input>_22k рядом с input)")
     parser.add_argument("--sr", type=int, help="частота, Гц (по умолчанию audio.sample_rate из --config)")

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from rutts.cli import guarded
+from rutts.cli import ArgumentParser, guarded
 from rutts.train import health
 
 
@@ -32,7 +32,7 @@ def port_number(text: str) -> int:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="TensorBoard для прогонов обучения или отчёт о здоровье обучения.")
+    parser = ArgumentParser(description="TensorBoard для прогонов обучения или отчёт о здоровье обучения.")
     parser.add_argument("path", nargs="?", default="outputs", type=Path,
                         help="папка прогона или папка со всеми прогонами (по умолчанию outputs)")
     parser.add_argument("--report", action="store_true",

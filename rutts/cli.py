@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,36 @@ def os_reason(error: OSError) -> str:
 
 def say_error(message: str) -> None:
     print(f"Ошибка: {message}", file=sys.stderr)
+
+
+# argparse's own messages (Python 3.9-3.13), said in Russian; a type's ArgumentTypeError is Russian already.
+_ARGPARSE_RU = [
+    (r"the following arguments are required: (.+)", r"не хватает аргументов: \1"),
+    (r"unrecognized arguments: (.+)", r"неизвестные аргументы: \1"),
+    (r"one of the arguments (.+) is required", r"нужен один из аргументов: \1"),
+    (r"ambiguous option: (\S+) could match (.+)", r"неоднозначный флаг \1: подходят \2"),
+    (r"argument (\S+): invalid choice: (.+?) \(choose from (.+)\)", r"\1: нет варианта \2 (есть \3)"),
+    (r"argument (\S+): invalid \S+ value: (.+)", r"\1: неверное значение \2"),
+    (r"argument (\S+): expected one argument", r"\1: нужно значение"),
+    (r"argument (\S+): expected at least one argument", r"\1: нужно хотя бы одно значение"),
+    (r"argument (\S+): expected (.+) arguments?", r"\1: нужно значений: \2"),
+    (r"argument (\S+): not allowed with argument (\S+)", r"\1 нельзя вместе с \2"),
+    (r"argument (\S+): ignored explicit argument (.+)", r"\1: лишнее значение \2"),
+    (r"argument (\S+): (.+)", r"\1: \2"),
+]
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose mistakes are said as the kit says errors: one Russian line "Ошибка: …" on stderr, exit code 2
+    (argparse itself prints its usage and an English line)."""
+
+    def error(self, message: str):
+        for pattern, russian in _ARGPARSE_RU:
+            if re.fullmatch(pattern, message, re.DOTALL):
+                message = re.sub(pattern, russian, message, flags=re.DOTALL)
+                break
+        say_error(f"{message} (справка: {self.prog} --help)".replace("\n", " "))
+        sys.exit(2)
 
 
 def guarded(work: Callable[[], int], refused: tuple[type[Exception], ...] = (), interrupted: str = "Прервано.") -> int:

@@ -2,13 +2,12 @@
 package docstring)."""
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from rutts.cli import guarded
+from rutts.cli import ArgumentParser, guarded
 from rutts.files import atomic_output
 from rutts.intelligibility.meter import Meter, Row
 from rutts.intelligibility.model import IntelligibilityError, require_extra
@@ -48,7 +47,7 @@ def check_arguments(args) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m rutts.intelligibility",
         description="Разборчивость синтезированной речи: Whisper-base распознаёт wav-файлы офлайн, "
         "CER/WER считаются против текста из метаданных.",
