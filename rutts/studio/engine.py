@@ -3,6 +3,7 @@ take, and a rendered lesson turned back into the pieces the lesson writer takes.
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import json
 from dataclasses import asdict, replace
@@ -44,6 +45,8 @@ class Engine:
         entries = read_lexicon(self.lexicon_path) if self.lexicon_path.is_file() else {}
         frontend.lexicon = Lexicon(entries, self.base_frontend.lexicon.entries)
         frontend.signature = f"{self.base_frontend.signature}-lesson{frontend.lexicon.digest()}"
+        # the reading shown for an edit is what the voice reads next: each sentence goes through the front end once
+        frontend.process = functools.lru_cache(maxsize=4096)(frontend.process)
         self.voice.frontend = frontend
 
     @property
