@@ -445,6 +445,13 @@ def test_an_import_interrupted_midway_leaves_the_earlier_corpus(tmp_path, script
         run_import([recordings], script, earlier_import, 22050, progress=interrupted)
     assert tree(earlier_import) == before
 
+    fresh = tmp_path / "fresh"  # killed while writing into a new folder: only the staging folder was left
+    (fresh / ".build.k1ll3d00.partial" / "RUSLAN").mkdir(parents=True)
+    result = run_import([recordings], script, fresh, 22050)
+    assert [c.sentence.number for c in result.kept] == [4, 5, 6]
+    assert sorted(p.name for p in fresh.iterdir()) == ["RUSLAN", "import_report.json", "import_report.md",
+                                                       "metadata_RUSLAN.csv"]
+
 
 def test_a_reimport_with_less_leaves_nothing_of_the_earlier_one(tmp_path, script, spoken, earlier_import):
     recordings = tmp_path / "second"

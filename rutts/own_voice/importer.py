@@ -24,7 +24,7 @@ import numpy as np
 
 from rutts.audio import AudioError, write_wav
 from rutts.dataset import AUDIT_FILES, DatasetError, read_metadata
-from rutts.files import build_aside, write_text_atomic
+from rutts.files import TEMP_SUFFIX, build_aside, write_text_atomic
 from rutts.own_voice.clips import (MAX_DURATION_RATIO, MAX_DURATION_RATIO_UNCALIBRATED, RATE_MIN_CLIPS, Clip, Recording,
                                    Sentence, check_clip, load_recording, single_span, transcribe_check)
 from rutts.own_voice.names import sentence_number
@@ -233,7 +233,9 @@ def _check_out(out: Path) -> None:
     """An empty or new folder, or one an earlier import wrote (its corpus is replaced at the end)."""
     if out.exists() and not out.is_dir():
         raise ImportErrorRu(f"{out} — файл, а нужна папка для корпуса")
-    if not (out / REPORT_JSON).is_file() and out.is_dir() and any(out.iterdir()):
+    # a killed import leaves only its staging folder (*.partial), which the next one clears
+    if not (out / REPORT_JSON).is_file() and out.is_dir() and any(
+            not p.name.endswith(TEMP_SUFFIX) for p in out.iterdir()):
         raise ImportErrorRu(f"папка {out} не пуста и не от прошлого импорта: укажите новую папку --out")
 
 
