@@ -24,6 +24,8 @@ CASES = [
     pytest.param(["train_glowtts.py", "--bogus"], "--bogus", marks=pytest.mark.xfail(strict=True, reason=LEAD)),
     pytest.param(["train_vocoder.py", "--bogus"], "--bogus", marks=pytest.mark.xfail(strict=True, reason=LEAD)),
     pytest.param(["inference.py", "--text", "Привет."], "--model", marks=pytest.mark.xfail(strict=True, reason=LEAD)),
+    pytest.param(["studio.py", "--bogus"], "--bogus", marks=pytest.mark.xfail(
+        strict=True, reason="argparse's usage + English line: rutts.cli.ArgumentParser, for the studio's author")),
 ]
 
 
