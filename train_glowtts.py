@@ -3,6 +3,8 @@
     python train_glowtts.py                                   # config.json, GPU + fp16 when there is one
     python train_glowtts.py --preset cpu --data data/demo_22k --max-minutes 30
     python train_glowtts.py --continue-path outputs/<run>     # resume after a crash, Ctrl-C or SIGTERM
+                                                              # (its own config; only --max-steps, --max-minutes,
+                                                              # --early-stop, --health-every and --coqpit.lr apply)
     python train_glowtts.py --restore-path outputs/<base run> --preset finetune --data data/my_voice_22k --max-steps 2000
                                                               # fine-tune a trained model (a run folder or a .pth)
     python train_glowtts.py --coqpit.batch_size=16 --coqpit.lr=5e-4  # any config field
@@ -17,12 +19,18 @@ from pathlib import Path
 
 from rutts.cli import fit_run
 from rutts.run import RunFolder, best_checkpoint, vocoder_to_finetune
-from rutts.train.config import TrainingSetupError, available_presets, load_config
+from rutts.train.config import (
+    TrainingSetupError,
+    available_presets,
+    load_config,
+    parse_overrides,
+)
 from rutts.train.glowtts import build_trainer, configure_device
 from rutts.train.stopping import Limits
 from rutts.train.trainer import summary
 
 log = logging.getLogger("train_glowtts")
+HEALTH_EVERY = 200
 
 
 def parse_args(argv):
@@ -38,7 +46,7 @@ def parse_args(argv):
     parser.add_argument("--output-path", help="куда писать прогоны (по умолчанию outputs/)")
     parser.add_argument("--max-steps", type=int, help="остановиться после стольких шагов (с чекпойнтом)")
     parser.add_argument("--max-minutes", type=float, help="остановиться через столько минут (с чекпойнтом)")
-    parser.add_argument("--health-every", type=int, default=200, help="проверять кривые каждые N шагов (0 — нет)")
+    parser.add_argument("--health-every", type=int, default=HEALTH_EVERY, help="проверять кривые каждые N шагов (0 — нет)")
     parser.add_argument("--early-stop", type=int, metavar="N",
                         help="остановиться (с чекпойнтом) после N оценок на валидации подряд без улучшения eval loss; "
                              "лучшая по eval модель — best_model.pth")
@@ -72,21 +80,54 @@ def config_path(args) -> Path:
     return Path("config.json")
 
 
+HONOURED_ON_RESUME = ("lr",)  # config fields --continue-path can change: the restored optimizer takes them
+
+
+def resume_changes(args, overrides: list[str]) -> tuple[float | None, str]:
+    """For --continue-path: the new learning rate (or None) and the line that says what this resume changes.
+    TrainingSetupError naming the flags a resume cannot honour: the run goes on with its own config and corpus."""
+    fields = parse_overrides(overrides)
+    refused = [flag for flag, given in (("--config", args.config), ("--preset", args.preset), ("--data", args.data),
+                                        ("--restore-path", args.restore_path), ("--output-path", args.output_path))
+               if given]
+    refused += [f"--coqpit.{key}" for key in fields if key not in HONOURED_ON_RESUME]
+    if refused:
+        raise TrainingSetupError(
+            f"при --continue-path прогон продолжается со своим конфигом и корпусом, не применить: {', '.join(refused)} "
+            f"(новый прогон от этих весов: --restore-path {args.continue_path})")
+    lr = fields.get("lr")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or lr <= 0):
+        raise TrainingSetupError(f"--coqpit.lr должно быть числом больше нуля, получено {lr}")
+    said = [f"--{name.replace('_', '-')} {value:g}" for name, value in
+            (("max_steps", args.max_steps), ("max_minutes", args.max_minutes), ("early_stop", args.early_stop))
+            if value is not None]
+    if args.health_every != HEALTH_EVERY:
+        said.append(f"--health-every {args.health_every}")
+    if lr is not None:
+        said.append(f"--coqpit.lr={lr:g}")
+    return (None if lr is None else float(lr)), (f"Продолжаю {args.continue_path} с {', '.join(said)}" if said else "")
+
+
 def main(argv=None) -> int:
     args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
-        config = load_config(config_path(args), args.preset, overrides)
-        if args.data:
-            config.datasets[0].path = args.data
-        elif args.restore_path:
-            log.warning("дообучение на корпусе из конфига (%s); свой корпус задаётся через --data",
-                        config.datasets[0].path)
-        device = configure_device(config)
-        if device == "cpu" and args.preset != "cpu" and not args.continue_path:
-            log.warning("GPU не найден: обучение на CPU будет очень медленным. Для пробы возьмите --preset cpu")
+        lr = config = None
+        said = ""
+        if args.continue_path:  # the run's own config.json, read by build_trainer
+            lr, said = resume_changes(args, overrides)
+        else:
+            config = load_config(config_path(args), args.preset, overrides)
+            if args.data:
+                config.datasets[0].path = args.data
+            elif args.restore_path:
+                log.warning("дообучение на корпусе из конфига (%s); свой корпус задаётся через --data",
+                            config.datasets[0].path)
+            if configure_device(config) == "cpu" and args.preset != "cpu":
+                log.warning("GPU не найден: обучение на CPU будет очень медленным. Для пробы возьмите --preset cpu")
         trainer = build_trainer(
             config,
+            lr=lr,
             continue_path=args.continue_path or None,
             restore_path=args.restore_path or None,
             output_path=args.output_path,
@@ -96,6 +137,8 @@ def main(argv=None) -> int:
     except TrainingSetupError as error:
         print(f"Ошибка: {error}", file=sys.stderr)
         return 2
+    if said:
+        print(said)
     stopped = fit_run(trainer.fit, trainer.output_path,
                       f"python train_glowtts.py --continue-path {trainer.output_path}")
     if stopped is not None:

@@ -24,7 +24,9 @@ def run_dirs(config_path):
 
 
 def train(config_path, *extra, timeout=300):
-    cmd = [sys.executable, str(ROOT / "train_glowtts.py"), "--config", str(config_path), *extra]
+    """train_glowtts.py with this config; a continued run (--continue-path) takes its own."""
+    config = [] if "--continue-path" in extra else ["--config", str(config_path)]
+    cmd = [sys.executable, str(ROOT / "train_glowtts.py"), *config, *extra]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
 
@@ -273,6 +275,7 @@ def test_a_gpu_run_continued_on_the_cpu_trains_in_fp32(tiny_config_path):
     resumed = build_trainer(load_config(run.output_path / "config.json"), continue_path=run.output_path,
                             limits=Limits(max_steps=4))
     assert resumed.config.mixed_precision is False
+    assert json.loads((run.output_path / "config.json").read_text())["mixed_precision"] is False
 
 
 def test_interrupt_saves_runs_the_interrupt_callbacks_and_tears_down_ddp(tiny_config_path, tmp_path):

@@ -69,6 +69,23 @@ def best_checkpoint(run_dir: str | Path) -> Path | None:
     return None
 
 
+def best_eval_loss(run_dir: str | Path) -> float | None:
+    """The eval loss the run's best model was chosen by (`model_loss` that Coqui stores in best_model.pth, or in
+    the newest readable best_model_<step>.pth); None when no best model records one."""
+    run_dir = Path(run_dir)
+    for path in [run_dir / BEST, *reversed(numbered(run_dir, "best_model"))]:
+        if not path.is_file() or not is_readable(path):
+            continue
+        try:
+            recorded = load_state(path).get("model_loss")
+        except RunError:
+            continue
+        value = recorded.get("eval_loss") if isinstance(recorded, dict) else recorded
+        if isinstance(value, int | float):
+            return float(value)
+    return None
+
+
 @contextmanager
 def staged_best_model(run_dir: Path, keep_older: bool) -> Iterator[Path]:
     """A folder inside the run for the trainer to save best_model_<step>.pth and best_model.pth into. When the block

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rutts.run.checkpoints import best_checkpoint
+from rutts.run.checkpoints import best_checkpoint, best_eval_loss
 from rutts.run.configs import CONFIG_NAME, read_glowtts_config, read_vocoder_config
 from rutts.run.errors import RunError
 from rutts.run.frontend_record import frontend_for
@@ -53,6 +53,10 @@ class RunFolder:
 
     def early_stop(self) -> tuple[float, int] | None:
         return read_early_stop(self.path)
+
+    def best_eval_loss(self) -> float | None:
+        """The eval loss its best model was chosen by, as recorded in it; None when none is."""
+        return best_eval_loss(self.path)
 
 
 def model_files(model: str | Path, config: str | Path | None = None) -> tuple[Path, Path]:

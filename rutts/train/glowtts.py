@@ -66,9 +66,10 @@ def _corpus_record(config) -> tuple[Path, dict | None]:
 
 
 def build_trainer(config, *, continue_path=None, restore_path=None, output_path=None, limits=None, model=None,
-                  trainer_args: dict | None = None) -> GuardedTrainer:
-    """Samples, model and trainer, ready for `.fit()`. `restore_path` (a checkpoint or a run folder) starts a
-    fine-tune: weights only, step 0, and no data-dependent re-initialisation of the restored flow layers."""
+                  trainer_args: dict | None = None, lr: float | None = None) -> GuardedTrainer:
+    """Samples, model and trainer, ready for `.fit()`. `continue_path` continues that run with its own config
+    (`config` may be None then; `lr`: a new learning rate for it). `restore_path` (a checkpoint or a run folder)
+    starts a fine-tune: weights only, step 0, and no data-dependent re-initialisation of the restored flow layers."""
     from TTS.tts.models.glow_tts import GlowTTS
 
     if continue_path:
@@ -108,6 +109,8 @@ def build_trainer(config, *, continue_path=None, restore_path=None, output_path=
                        **(trainer_args or {}))
     trainer = GuardedTrainer(args, config, output_path or config.output_path, model=model, train_samples=train,
                              eval_samples=evaluation, parse_command_line_args=False, limits=limits)
+    if continue_path and lr is not None:
+        trainer.continue_with_lr(lr)
     if trainer._is_main_process:
         pass_record_to_run(corpus, corpus_record, trainer.output_path)
     return trainer

@@ -9,18 +9,22 @@
 - a crash shows its own traceback and never deletes the run folder (the stock trainer tries to, which on
   Windows fails with WinError 32 and hides the real error); DDP processes are torn down either way;
 - the health checks of `rutts.train.health` run on the logged values every `health_every` steps, at a bounded cost;
+- a continued run compares its evaluations with the eval loss the run's best_model.pth was chosen by (the stock
+  trainer takes the last checkpoint's, which a mid-epoch save leaves empty, and then crowns by train loss), and
+  with run_eval a best model is never chosen by train loss;
 - the corpus's front-end record (rutts.run) is copied into the run folder.
 """
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import time
 
 import torch
 from trainer import Trainer
 
-from rutts.run import staged_best_model
+from rutts.run import BEST, RunFolder, staged_best_model, update_run_config
 from rutts.train.health import TrainingHistory
 from rutts.train.nonfinite import NonFiniteGuard, params_finite
 from rutts.train.stopping import Limits, StoppingRules, StopTraining
@@ -39,6 +43,8 @@ class GuardedTrainer(NonFiniteGuard, StoppingRules, Trainer):
             # and on the CPU that would mean bfloat16 autocast: slower steps and other numbers.
             log.info("продолжение без GPU: mixed_precision выключен")
             self.config.mixed_precision = False
+            if self._is_main_process:  # the run's config.json says what it trains with now
+                update_run_config(self.output_path, mixed_precision=False)
         self.limits = limits or Limits()
         self.history = TrainingHistory()
         self.stop_reason = ""
@@ -58,9 +64,27 @@ class GuardedTrainer(NonFiniteGuard, StoppingRules, Trainer):
         else:
             log.error("веса содержат NaN/Inf: чекпойнт НЕ записан (шаг %d)", self.total_steps_done)
 
+    def _restore_best_loss(self):
+        """On --continue-path: the best eval loss is the one best_model.pth was chosen by (else early_stop.json's)."""
+        super()._restore_best_loss()
+        if not (self.continue_run and self.config.run_eval):
+            return
+        run = RunFolder(self.output_path)
+        best = run.best_eval_loss()
+        if best is None:
+            recorded = run.early_stop()
+            best = recorded[0] if recorded else None
+        if best is None and (self.output_path / BEST).is_file():
+            log.warning("продолжение: у best_model.pth не записан eval loss, его заменит первая оценка")
+        self.best_loss = {"train_loss": math.inf, "eval_loss": math.inf if best is None else best}
+        if best is not None:
+            log.info("продолжение: лучшая модель прогона — eval loss %.4f", best)
+
     def save_best_model(self):
         if not self._is_main_process:
             return
+        if self.config.run_eval and self._pick_target_avg_loss(self.keep_avg_eval) is None:
+            return  # no evaluation behind it: a best model is chosen by eval loss only
         if not params_finite(self.model):
             log.error("веса содержат NaN/Inf: best_model НЕ обновлён (шаг %d)", self.total_steps_done)
             return
@@ -72,6 +96,21 @@ class GuardedTrainer(NonFiniteGuard, StoppingRules, Trainer):
             finally:
                 self.output_path = run_dir
 
+
+    def continue_with_lr(self, lr: float) -> None:
+        """A new learning rate for a continued run (its optimizer and scheduler come back from the checkpoint with
+        the old one); the run's config.json keeps it for the next --continue-path."""
+        for optimizer, scheduler in zip(self.optimizer, self.scheduler):
+            bases = scheduler.base_lrs if scheduler is not None else [None] * len(optimizer.param_groups)
+            for group, base in zip(optimizer.param_groups, bases):
+                group["lr"] = group["lr"] * lr / base if base else lr  # where the schedule stands, at the new scale
+                if "initial_lr" in group:
+                    group["initial_lr"] = lr
+            if scheduler is not None:
+                scheduler.base_lrs = [lr] * len(scheduler.base_lrs)
+        self.config.lr = lr
+        if self._is_main_process:
+            update_run_config(self.output_path, lr=lr)
 
     # --- how the run ends ---------------------------------------------------------------------------
     def _on_sigterm(self, signum, frame):
