@@ -23,7 +23,7 @@ import torch
 from rutts.cli import fit_run
 from rutts.run import RunError, best_checkpoint, link_vocoder, read_vocoder_config
 from rutts.run.state import write_vocoder_check
-from rutts.speech.heldout import compare_with_griffin_lim
+from rutts.speech.heldout import beats_griffin_lim, compare_with_griffin_lim
 from rutts.speech.vocoders import make_vocoder, vocoder_files
 from rutts.train.config import TrainingSetupError
 from rutts.train.stopping import Limits
@@ -101,9 +101,9 @@ def name_in_tts_run(tts_run: Path | None, run: Path) -> None:
     except (RunError, OSError) as error:
         print(f"Сравнить не удалось ({error}): {tts_run} по-прежнему звучит как раньше", file=sys.stderr)
         return
-    verdict = (f"спектральное расстояние до записей {scores['vocoder']:.3f} против {scores['griffin_lim']:.3f} у "
+    verdict = (f"SI-SDR копии записей {scores['vocoder']:.1f} дБ против {scores['griffin_lim']:.1f} дБ у "
                f"Гриффина-Лима ({scores['clips']} фраз)")
-    if scores["vocoder"] >= scores["griffin_lim"]:
+    if not beats_griffin_lim(scores):
         print(f"Вокодер пока хуже Гриффина-Лима: {verdict}. Прогон TTS {tts_run} его не назначает; послушать: "
               f"--vocoder {run}; доучить: python train_vocoder.py --continue-path {run}")
         return

@@ -10,7 +10,7 @@
 - copy synthesis of the corpus's held-out clips (--meta, by default metadata_val.csv: never trained on): the real
   mel of each clip → Griffin-Lim (--gl-power: at other exponents too) / each vocoder → PESQ-wb (ITU-T P.862.2, at
   16 kHz) and STOI against the clip itself, DNSMOS P.808 (a MOS predicted without reference; the clips' own is
-  the top of that scale), and the short-window spectral distance train_vocoder.py decides with (rutts.speech.heldout);
+  the top of that scale), and SI-SDR, which train_vocoder.py decides with (rutts.speech.heldout);
   --seeded-gl N: a frame vocoder also with N Griffin-Lim iterations started from its own phase;
 - --curve: the same PESQ for every checkpoint of each vocoder run, against its training minutes (from the event
   files' wall time), and where it crosses Griffin-Lim;
@@ -58,22 +58,22 @@ def scores(clips, waves, rate: int) -> dict:
     from pesq import pesq
     from pystoi import stoi
 
-    from rutts.speech.heldout import spectral_distance
+    from rutts.speech.heldout import si_sdr
 
-    pesqs, stois, distances = [], [], []
+    pesqs, stois, sdrs = [], [], []
     for (_, ref), deg in zip(clips, waves):
         n = min(len(ref), len(deg))
         ref16, deg16 = (soxr.resample(x[:n].astype(np.float64), rate, 16000) for x in (ref, deg))
         pesqs.append(pesq(16000, ref16, deg16, "wb"))
         stois.append(stoi(ref[:n], deg[:n], rate, extended=False))
-        distances.append(spectral_distance(ref, deg))
+        sdrs.append(si_sdr(ref, deg))
     return {"pesq_wb": float(np.mean(pesqs)), "stoi": float(np.mean(stois)), "p808": p808(waves, rate),
-            "distance": float(np.mean(distances)), "n": len(pesqs)}
+            "si_sdr": float(np.mean(sdrs)), "n": len(pesqs)}
 
 
 def describe(row: dict) -> str:
     return (f"PESQ-wb {row['pesq_wb']:.2f}, STOI {row['stoi']:.3f}, P.808 {row['p808']:.2f}, "
-            f"расстояние {row['distance']:.4f}")
+            f"SI-SDR {row['si_sdr']:.1f} дБ")
 
 
 def train_presets(presets: list[str], minutes: list[float], corpus: Path, tts_config: Path, out: Path) -> list[Path]:
