@@ -18,20 +18,10 @@ import logging
 import sys
 from pathlib import Path
 
-import torch
+from rutts.cli import ArgumentParser, fit_run
+from rutts.train.config import TrainingSetupError, available_vocoder_presets
 
-from rutts.cli import fit_run
-from rutts.run import RunError, best_checkpoint, link_vocoder, read_vocoder_config
-from rutts.run.state import write_vocoder_check
-from rutts.speech.heldout import beats_griffin_lim, compare_with_griffin_lim
-from rutts.speech.vocoders import make_vocoder, vocoder_files
-from rutts.train.config import TrainingSetupError
-from rutts.train.stopping import Limits
-from rutts.train.trainer import summary
-from rutts.train.vocoder import build_vocoder_trainer
-from rutts.train.vocoder_config import (available_vocoder_presets, default_preset, is_frame_vocoder, read_tts_config,
-                                        vocoder_config)
-from rutts.train.vocoder_data import extract_gta_mels
+# torch and Coqui (seconds to import) are imported in the functions that need them, after the arguments are checked.
 
 log = logging.getLogger("train_vocoder")
 
@@ -44,7 +34,7 @@ def preset_name(value: str) -> str:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Обучение вокодера для голоса GlowTTS (кадровый FreeV/Vocos или "
+    parser = ArgumentParser(description="Обучение вокодера для голоса GlowTTS (кадровый FreeV/Vocos или "
                                                  "HiFi-GAN — по пресету).")
     tts = parser.add_mutually_exclusive_group()
     tts.add_argument("--tts-run", "--tts_run", type=Path,
@@ -76,6 +66,13 @@ def parse_args(argv):
 
 
 def build(args, overrides):
+    import torch
+
+    from rutts.train.stopping import Limits
+    from rutts.train.vocoder import build_vocoder_trainer
+    from rutts.train.vocoder_config import default_preset, is_frame_vocoder, read_tts_config, vocoder_config
+    from rutts.train.vocoder_data import extract_gta_mels
+
     tts_source = args.tts_run or args.tts_config or (None if args.continue_path else Path("config.json"))
     tts_config = read_tts_config(tts_source) if tts_source else None
     if args.continue_path:
@@ -93,6 +90,9 @@ def build(args, overrides):
 
 def name_in_tts_run(tts_run: Path | None, run: Path) -> None:
     """The TTS run names this vocoder if its best checkpoint beats Griffin-Lim on the held-out clips."""
+    from rutts.run import RunError, best_checkpoint, link_vocoder
+    from rutts.speech.heldout import beats_griffin_lim
+
     if tts_run is None or best_checkpoint(run) is None:
         return
     print("Сравниваю вокодер с Гриффином-Лимом на отложенных записях...")
@@ -116,7 +116,13 @@ def name_in_tts_run(tts_run: Path | None, run: Path) -> None:
 
 def check_against_griffin_lim(run: Path) -> dict:
     """Score the run's best checkpoint against Griffin-Lim on its corpus's held-out clips and record it."""
+    import torch
     from TTS.utils.audio import AudioProcessor
+
+    from rutts.run import read_vocoder_config
+    from rutts.run.state import write_vocoder_check
+    from rutts.speech.heldout import compare_with_griffin_lim
+    from rutts.speech.vocoders import make_vocoder, vocoder_files
 
     checkpoint, config_path = vocoder_files(run)
     config = read_vocoder_config(config_path)
@@ -129,6 +135,8 @@ def check_against_griffin_lim(run: Path) -> dict:
 
 def main(argv=None) -> int:
     args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+    from rutts.train.trainer import summary
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
         trainer = build(args, overrides)

@@ -6,6 +6,12 @@ import json
 from pathlib import Path
 
 PRESETS_DIR = Path(__file__).resolve().parents[2] / "presets"
+VOCODER_PRESETS_DIR = PRESETS_DIR / "vocoder"
+
+
+def available_vocoder_presets() -> list[str]:
+    return sorted(p.stem for p in VOCODER_PRESETS_DIR.glob("*.json"))
+
 
 
 class TrainingSetupError(RuntimeError):

@@ -13,11 +13,10 @@ from rutts.run import (FRAME_VOCODER, RunError, RunFolder, frame_vocoder_config_
                        vocoder_config_class)
 from rutts.speech import mel_differences
 from rutts.speech.frame_vocoder import DESIGNS
-from rutts.train.config import PRESETS_DIR, TrainingSetupError, deep_merge, load_config, parse_overrides, read_json
+from rutts.train.config import VOCODER_PRESETS_DIR, TrainingSetupError, available_vocoder_presets, deep_merge, load_config, parse_overrides, read_json
 
 log = logging.getLogger(__name__)
 
-VOCODER_PRESETS_DIR = PRESETS_DIR / "vocoder"
 TARGET_LOSS = "G_l1_spec_loss"  # best_model.pth = lowest eval mel loss (Coqui's default, loss_0, is the D loss)
 ARCHITECTURE_KEYS = ("generator_model", "generator_model_params", "discriminator_model",
                      "discriminator_model_params")
@@ -31,10 +30,6 @@ def is_frame_vocoder(config) -> bool:
 def design_name(config) -> str:
     """What a vocoder config trains, for messages: "HiFi-GAN" or the frame design's name."""
     return f"кадровый {config.design}" if is_frame_vocoder(config) else "HiFi-GAN"
-
-
-def available_vocoder_presets() -> list[str]:
-    return sorted(p.stem for p in VOCODER_PRESETS_DIR.glob("*.json"))
 
 
 def default_preset(restore_path: Path | None, cuda: bool) -> str:
