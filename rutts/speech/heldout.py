@@ -4,10 +4,11 @@ trained on) by both, each scored against the clip itself.
 The score is the scale-invariant signal-to-distortion ratio (SI-SDR, dB; higher is better). It compares waveforms,
 so it sees the phase, which is what separates a vocoder from Griffin-Lim (both match the mel's magnitudes). Both
 score far below 0 dB — no vocoder reproduces the recording's exact phase — but their order is what counts: on the
-demo corpus, against PESQ-wb for 12 FreeV checkpoints and Griffin-Lim seeded by one (bench/RESULTS.md, "Вокодер"),
-it put every one PESQ ranks below Griffin-Lim below it, and all but one of those PESQ ranks above it (2.91 against
-2.73, SI-SDR −23.4 dB against −23.2) above it: when it errs, the voice keeps Griffin-Lim. Short-window spectral
-distances, tried first, called the best checkpoint (PESQ 3.33) worse than Griffin-Lim. It needs numpy only.
+demo corpus, against PESQ-wb for 10 FreeV checkpoints and one of them refined by Griffin-Lim (bench/RESULTS.md,
+"Вокодер"), it put all 7 that PESQ ranks below Griffin-Lim below it, and 3 of the 4 PESQ ranks above it above it
+(the miss: PESQ 2.91 against 2.73, SI-SDR −23.4 dB against −23.2): when it errs, the voice keeps Griffin-Lim.
+Short-window spectral distances, tried first, called the best checkpoint (PESQ 3.33) worse than Griffin-Lim. It needs
+numpy only.
 """
 from __future__ import annotations
 
