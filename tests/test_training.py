@@ -200,6 +200,25 @@ def test_missing_wav_fails_before_training(tiny_config_path, tmp_path):
     assert not run_dirs(tiny_config_path)
 
 
+
+def test_a_wav_at_another_rate_fails_before_training(tiny_config_path, tmp_path):
+    import shutil
+
+    import soundfile as sf
+    import soxr
+
+    data = json.loads(tiny_config_path.read_text())
+    corpus = Path(data["datasets"][0]["path"])
+    other = tmp_path / "corpus_44k"
+    shutil.copytree(corpus, other)
+    utt_id = (other / "metadata_train.csv").read_text(encoding="utf-8").split("|", 1)[0]
+    audio, rate = sf.read(other / "RUSLAN" / f"{utt_id}.wav")
+    sf.write(other / "RUSLAN" / f"{utt_id}.wav", soxr.resample(audio, rate, 44100), 44100)
+    result = train(tiny_config_path, "--data", str(other))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"{utt_id}.wav — 44100 Гц" in result.stderr
+    assert not run_dirs(tiny_config_path)
+
 # --- the guard inside real training steps, the back-off and how a run ends -----------------------------------
 def weights_before_each_step(trainer) -> dict[int, list[torch.Tensor]]:
     """Snapshots of the weights at the start of every training step, keyed by step."""

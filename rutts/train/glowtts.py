@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from trainer import TrainerArgs
 
+from rutts.dataset import DatasetError, check_sample_rates
 from rutts.run import (RunError, RunFolder, pass_record_to_run, read_record, restore_source,
                        set_aside_unreadable_checkpoints)
 from rutts.run.checkpoints import check_fits, load_state
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 def load_samples(config) -> tuple[list[dict], list[dict]]:
-    """Train/eval samples from the dataset entry; every wav they name must exist."""
+    """Train/eval samples from the dataset entry; every wav they name must exist, at the config's sample rate."""
     from TTS.tts.datasets import load_tts_samples
 
     if not config.datasets:
@@ -42,6 +43,10 @@ def load_samples(config) -> tuple[list[dict], list[dict]]:
         raise TrainingSetupError(f"Метаданные ссылаются на отсутствующий файл: {missing[0]}{more}")
     if not train:
         raise TrainingSetupError("Обучающая выборка пуста")
+    try:
+        check_sample_rates([s["audio_file"] for s in train + evaluation], config.audio.sample_rate)
+    except DatasetError as error:
+        raise TrainingSetupError(str(error)) from None
     return train, evaluation
 
 

@@ -11,7 +11,7 @@ import soundfile as sf
 import torch
 
 from rutts.files import atomic_output
-from rutts.dataset import TRAIN_FILE, VAL_FILE, WAV_DIR, read_metadata, wav_path
+from rutts.dataset import TRAIN_FILE, VAL_FILE, WAV_DIR, DatasetError, check_sample_rates, read_metadata, wav_path
 from rutts.run import RunError, model_files
 from rutts.speech import GRIFFIN_LIM, Voice
 from rutts.train.config import TrainingSetupError
@@ -47,22 +47,14 @@ def split_ids(corpus: Path) -> tuple[list[str], list[str]]:
     return train, val
 
 
-def _check_sample_rate(corpus: Path, ids: list[str], sample_rate: int) -> None:
-    rates = {}
-    for utt_id in ids:
-        rates.setdefault(sf.info(str(wav_path(corpus, utt_id))).samplerate, utt_id)
-    other = {rate: utt_id for rate, utt_id in rates.items() if rate != sample_rate}
-    if other:
-        rate, utt_id = next(iter(other.items()))
-        raise TrainingSetupError(f"{utt_id}.wav — {rate} Гц, а в конфиге TTS sample_rate {sample_rate}: сначала "
-                                 f"python resample_wavs.py (или возьмите корпус, на котором обучена модель)")
-
-
 def vocoder_samples(config) -> tuple[list, list]:
     """Train and eval items for Coqui's GANDataset: wav paths, or (wav, GTA mel) pairs when feature_path is set."""
     corpus = Path(config.data_path)
     train, val = split_ids(corpus)
-    _check_sample_rate(corpus, train + val, config.audio.sample_rate)
+    try:
+        check_sample_rates([wav_path(corpus, i) for i in train + val], config.audio.sample_rate)
+    except DatasetError as error:
+        raise TrainingSetupError(str(error)) from None
     if not config.feature_path:
         return [str(wav_path(corpus, i)) for i in train], [str(wav_path(corpus, i)) for i in val]
     features = Path(config.feature_path)
