@@ -31,23 +31,10 @@ from pathlib import Path
 from tqdm import tqdm
 
 from rutts.cli import ArgumentParser, guarded
-from rutts.dataset import (
-    AUDIT_FILES,
-    CACHE_FILE,
-    ERRORS,
-    TRAIN_FILE,
-    VAL_FILE,
-    VAL_FRACTION,
-    RECORD_NAME,
-    Audit,
-    AuditLimits,
-    DatasetError,
-    Split,
-    audit_corpus,
-    find_metadata,
-    write_split,
-    write_text_atomic,
-)
+from rutts.audit import ERRORS, Audit, AuditLimits, audit_corpus
+from rutts.dataset import (AUDIT_FILES, CACHE_FILE, RECORD_NAME, TRAIN_FILE, VAL_FILE, VAL_FRACTION, DatasetError, Split,
+                           find_metadata, write_split)
+from rutts.files import write_text_atomic
 from rutts.files import build_aside
 from rutts.text import FrontEnd, TextError, default_lexicon
 

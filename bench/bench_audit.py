@@ -19,7 +19,7 @@ import numpy as np
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from rutts.dataset import AuditLimits, audit_corpus  # noqa: E402
+from rutts.audit import AuditLimits, audit_corpus  # noqa: E402
 from rutts.text import CHARACTERS, PUNCTUATIONS, FrontEnd  # noqa: E402
 
 RATE = 22050

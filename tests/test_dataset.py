@@ -6,17 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from rutts.dataset import (
-    CACHE_FILE,
-    DatasetError,
-    _hash_unit,
-    find_metadata,
-    process_texts,
-    read_metadata,
-    signal_stats,
-    validation_ids,
-    write_split,
-)
+from rutts.audit import signal_stats
+from rutts.dataset import (CACHE_FILE, DatasetError, _hash_unit, find_metadata, process_texts, read_metadata,
+                           validation_ids, write_split)
 from rutts.text import FrontEnd
 
 RATE = 22050

@@ -11,7 +11,7 @@ LAYERS = [
     {"files", "cli"},
     {"text", "audio"},
     {"dataset"},
-    {"run"},
+    {"audit", "run"},
     {"speech"},
     {"intelligibility"},
     {"train", "own_voice"},

@@ -7,7 +7,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
 from rutts.files import atomic_output
