@@ -1,5 +1,5 @@
 """Coqui's own command line on our run folder: a change to our config or checkpoints that breaks Coqui's loader
-fails here first (README: "Coqui's tts and tts-server")."""
+fails here first (README: "Инструменты Coqui: tts и tts-server")."""
 import os
 import subprocess
 import sys
