@@ -21,7 +21,8 @@ class SynthesisConfig:
     gl_momentum: float = 0.99
     # Exponent on the magnitudes before Griffin-Lim. Coqui's audio.power (1.5 in config.json) is the worst of 1.0-1.5
     # on every score we have; PESQ-wb and DNSMOS peak at 1.2 for a male and a female voice. Speaker similarity to the
-    # real voice falls from 1.0 on (0.97, 0.95, 0.90, 0.71 at 1.0, 1.1, 1.2, 1.5): bench/RESULTS.md, "Гриффин-Лим: степень амплитуд".
+    # real voice falls from 1.0 on (0.97, 0.95, 0.90, 0.71 at 1.0, 1.1, 1.2, 1.5):
+    # bench/RESULTS.md, "Гриффин-Лим: степень амплитуд".
     gl_power: float = 1.2
     vocoder_gl_iters: int = 0  # a frame vocoder's output refined by Griffin-Lim started from its phase (0 = none)
     seed: int | None = 1234  # same text + same seed → the same samples; None → different every time
