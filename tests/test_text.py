@@ -181,7 +181,7 @@ def test_command_line_prints_readings_and_stress_warnings():
 def test_command_line_reports_a_missing_lexicon_in_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "rutts.text", "--lexicon", str(tmp_path / "нет.txt"), "Текст"],
                          cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120)
-    assert run.returncode == 1
+    assert run.returncode == 2
     assert run.stderr.strip().splitlines() == [f"Ошибка: Файл словаря не найден: {tmp_path / 'нет.txt'}"]
 
 
