@@ -196,3 +196,29 @@ def test_ravno_keeps_the_stress_of_a_comparison(front_end):
     assert "уай не равн+о нул+ю" in front_end.process("Проверьте, что y != 0.")
     assert "икс равн+о д+есять" in front_end.process("Пусть x равно 10.")
     assert "р+авно как" in front_end.process("Это важно, равно как и порядок.")
+
+
+@pytest.mark.parametrize(("line", "symbols"), [
+    ("Поток: cin >> x; cout << x.", "<< >>"),
+    ("Возьмите a[i + 1] и b[].", "[]"),
+])
+def test_a_code_operator_left_unread_is_warned_about_with_its_line(front_end, caplog, line, symbols):
+    with caplog.at_level(logging.WARNING, logger="rutts.text"):
+        front_end.normalize(f"Первая строка.\n{line}")
+    (warning,) = [r.getMessage() for r in caplog.records if "знаки кода" in r.getMessage()]
+    assert f"знаки кода {symbols} в строке «" in warning and line.split()[0] in warning and "Первая" not in warning
+
+
+def test_markdown_bold_is_no_operator(front_end, caplog):
+    with caplog.at_level(logging.WARNING, logger="rutts.text"):
+        assert plain(front_end.normalize("Это **важно** знать.")) == "это важно знать"
+    assert "знаки кода" not in caplog.text
+
+
+def test_a_plus_sign_is_read_or_its_drop_is_said(front_end, caplog):
+    from rutts.text.alphabet import to_alphabet
+
+    assert plain(front_end.normalize("Сумма x+ 1 и знак +.")) == "сумма икс плюс один и знак плюс"
+    with caplog.at_level(logging.WARNING, logger="rutts.text"):
+        assert to_alphabet("икс+ один") == "икс один"
+    assert "«+»" in caplog.text and "икс+" in caplog.text

@@ -40,7 +40,10 @@ def to_alphabet(text: str) -> str:
     if unknown:
         log.warning("пропущены символы, которые нельзя произнести: %s", " ".join(sorted(set(unknown))))
     text = "".join(kept)
-    text = re.sub(rf"\{STRESS}(?![{VOWELS}])", "", text)  # a plus sign the normalizer left is no stress mark
+    stray = re.findall(rf"\S*\{STRESS}(?![{VOWELS}])\S*", text)
+    if stray:  # a plus sign the normalizer left is no stress mark: dropped, but said
+        log.warning("пропущен знак «+», который не стоит перед гласной: %s", " ".join(dict.fromkeys(stray)))
+        text = re.sub(rf"\{STRESS}(?![{VOWELS}])", "", text)
     text = re.sub(r"\s+([,.!?:;])", r"\1", text)
     text = re.sub(r"([,.!?:;-])(?:[,:;-]\s*)+", r"\1 ", text)  # "—," leftovers → one mark
     text = re.sub(r"\s+", " ", text).strip(" ,;:-")

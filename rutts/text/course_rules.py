@@ -12,14 +12,23 @@ addresses are read in rules_code.py, numbers in rules_numbers.py:
     math                  x², 10⁶, 2^(-1), f(x), 10 − 4 → "икс в квадрате", "в степени шесть", "эф от икс", "минус"
     comparisons           x > 5, a != b, y ≤ 0 → "икс больше пяти", "эй не равно би"
     counted numbers       "о 5 ошибках", "21 минуту", "250 руб.", "5 ГБ", "с 72 до 91 балла", "1,5 часа"
-    labels                "урок 7", "на стр. 15", "Excel 2019" → the number as it is ("семь")
+    labels                "урок 7", "на стр. 15", "Excel 2019" → the number as it is ("семь"); "урок 23 мая" is a date
+    code operators        x += 1, i++, a -> b, list[0], 7 // 2 → "плюс равно", "плюс плюс", "стрелка", "индекс",
+                          "делить нацело на"; an operator left unread is warned about with its line
+    abbreviations         ЕГЭ, ЖКХ → "е-гэ-э", "жэ-ка-ха" (a built-in list and every one without a vowel); ВУЗ, МИД
+                          are words
 Code words in capitals that English knows (WHERE, NULL, FALSE) are lowered, so they are read as words, not spelled.
 Latin words are left in place for the lexicon and for ru-normalizr's transliteration; `spell_letters` runs after
 the lexicon and spells what is left of acronyms and vowel-less names letter by letter ("npm" → "эн-пи-эм").
 """
 from __future__ import annotations
 
-from rutts.text.rules_code import addresses, caps_words, formulas
+from rutts.text.rules_code import (
+    addresses,
+    caps_words,
+    cyrillic_abbreviations,
+    formulas,
+)
 from rutts.text.rules_numbers import counted, labels, notations
 from rutts.text.shelf import Shelf
 
@@ -31,5 +40,5 @@ def apply_course_rules(text: str, shelf: Shelf) -> str:
     text = notations(text, shelf)
     text = formulas(text, shelf)
     text = counted(text, shelf)
-    text = caps_words(text)
+    text = cyrillic_abbreviations(caps_words(text), shelf)  # after counted: "5 ГБ" is a unit
     return labels(text, shelf)

@@ -1,6 +1,6 @@
 """Russian text front end: the same steps for training text and for synthesis.
 
-    raw text → stress marks checked → lexicon (user's, then built-in) → course rules (course_rules.py:
+    raw text → "С++", "Ф#" made Latin → stress marks checked → lexicon (user's, then built-in) → course rules (course_rules.py:
     addresses, file names, versions, colon numbers, counted numbers in the right case via numerals.py,
     labels) → lexicon again → acronyms spelled → ru-normalizr (dates, ordinals, Roman numerals, abbreviations,
     the rest of the Latin) → silero-stress (stress "+" and ё) → lowercase → model alphabet
@@ -22,12 +22,12 @@ from pathlib import Path
 from rutts.text.course_rules import apply_course_rules
 from rutts.text.alphabet import VOWELS, TextError, to_alphabet
 from rutts.text.lexicon import DEFAULT_LEXICON, Lexicon, builtin_lexicon, read_lexicon
-from rutts.text.rules_code import spell_letters
+from rutts.text.rules_code import latin_language_names, spell_letters
 from rutts.text.rules_numbers import euphony
 from rutts.text.shelf import Shelf
 from rutts.text.stress import check_stress_marks, hand_stress, restore_stress
 
-VERSION = "3"  # bump when processing changes, so cached training text is rebuilt
+VERSION = "4"  # bump when processing changes, so cached training text is rebuilt
 
 
 class _Normalizer:
@@ -57,7 +57,7 @@ def normalize(text: str, lexicon: Lexicon | None = None) -> str:
     lexicon = builtin_lexicon() if lexicon is None else lexicon
     shelf = Shelf()
     text = Shelf.PATTERN.sub(" ", text)  # private-use characters cannot be spoken, and the shelf uses them
-    text = check_stress_marks(unicodedata.normalize("NFC", hand_stress(text)))
+    text = check_stress_marks(latin_language_names(unicodedata.normalize("NFC", hand_stress(text))))
     text = apply_course_rules(lexicon.protect(text, shelf), shelf)
     text = spell_letters(lexicon.protect(text, shelf), shelf)
     text = euphony(shelf.restore(_normalize_words(text)))

@@ -1,13 +1,16 @@
 """Course rules for code and addresses (see rutts/text/course_rules.py for the order they run in):
-URLs, e-mail, file names and paths, shortcuts and flags, comparisons, powers and one-letter functions, code words
-in capitals, and acronyms spelled letter by letter."""
+URLs, e-mail, file names and paths, shortcuts and flags, code operators, comparisons, powers and one-letter
+functions, code words in capitals, and acronyms spelled letter by letter (Latin and Cyrillic)."""
 from __future__ import annotations
 
+import logging
 import re
 
 from rutts.text.numerals import cardinal
 from rutts.text.shelf import PLACEHOLDER, Shelf
 from rutts.text.words import LETTER_NAMES, letter_name, number_reading
+
+log = logging.getLogger(__name__)
 
 # --- URLs, e-mail, dotted names --------------------------------------------------------------------------------
 
@@ -71,16 +74,74 @@ def _flag(match: re.Match) -> str:
     return " ".join(["минус"] * len(dashes) + [name])
 
 
+# --- code operators: x += 1, i++, a -> b, list[0], 7 // 2, 2 ** 10 ----------------------------------------------
+
+# Language names written with symbols, in Latin or Cyrillic letters ("С++" with a Cyrillic С): made Latin before
+# the stress marks are checked (a "+" there is no stress mark), then read by the lexicon ("си плюс плюс").
+_LANGUAGE = re.compile(r"(?<![\w+#])([СCcФFf])(\+\+|#)(?![\w+#])")
+
+
+def latin_language_names(text: str) -> str:
+    return _LANGUAGE.sub(lambda m: {"С": "C", "Ф": "F"}.get(m.group(1), m.group(1)) + m.group(2), text)
+
+
+_OPERAND_BEFORE = rf"(?<=[\w)\]]|{PLACEHOLDER})"
+_OPERAND_AFTER = rf"(?=[\w(\-]|{PLACEHOLDER})"
+_ASSIGNMENT = re.compile(rf"{_OPERAND_BEFORE}\s*(\+=|-=|\*=|/=)\s*{_OPERAND_AFTER}")
+_ASSIGNMENT_WORDS = {"+=": "плюс равно", "-=": "минус равно", "*=": "умножить равно", "/=": "делить равно"}
+_GLUED_COMPARISON = re.compile(r"(?<=[\w)\]])(===|!==|==|!=|<=|>=)(?=[\w(])")  # "a==b": spaced for the rule below
+_INCREMENT = re.compile(r"(?<=[A-Za-z_\d)\]])(\+\+|--)(?![\w+-])|(?<![\w+])\+\+(?=[A-Za-z_])")
+_ARROW = re.compile(r"(?<![-=<>!])\s*(?:->|=>)(?![>=])\s*")
+_INDEX = re.compile(r"(?<=[A-Za-z_\d)\]])\[([A-Za-z_]\w*|-?\d+)\]")
+_FLOOR_DIVISION = re.compile(rf"(?<=[A-Za-z_\d)\]]|{PLACEHOLDER})\s+//\s+(?=[A-Za-z_\d(]|{PLACEHOLDER})")
+_POWER_OPERATOR = re.compile(r"(?<=[A-Za-z0-9)])\s*\*\*\s*(?:(?=-?\d+\b|[A-Za-z]\b)|(?P<bracket>(?=\()))")
+# An operator named on its own ("операторы += и -="); "--" alone is a dash in prose and stays one.
+_NAMED = {"+=": "плюс равно", "-=": "минус равно", "*=": "умножить равно", "/=": "делить равно",
+          "===": "тройное равно", "!==": "строго не равно", "==": "двойное равно", "!=": "не равно",
+          "<=": "меньше или равно", ">=": "больше или равно", "++": "плюс плюс", "//": "двойной слэш",
+          "**": "двойная звёздочка"}
+_ALONE = re.compile(rf"(?<!\S)({'|'.join(re.escape(o) for o in sorted(_NAMED, key=len, reverse=True))})(?!\S)")
+# A "+" before no Russian vowel is no stress mark (those were checked before): a plus sign ("+7", "x+ 1", "знак +").
+_PLUS_SIGN = re.compile(r"(?<!\+)\+(?![+аеёиоуыэюяАЕЁИОУЫЭЮЯ])")
+_LEFTOVER = re.compile(r"\+=|-=|\*=|/=|==|!=|<=|>=|->|=>|\+\+|//|>>|<<|(?<=\w)\[[^\]\n]*\]|(?<=\w)--|--(?=\w)"
+                       r"|(?<=[A-Za-z0-9)])\s*\*\*\s*(?=[A-Za-z0-9(])")  # "**" around a word is Markdown bold
+
+
+def code_operators(text: str) -> str:
+    """Assignments, increments, arrows, indexes, floor division; "**" becomes "^" for the power rule."""
+    text = _ASSIGNMENT.sub(lambda m: f" {_ASSIGNMENT_WORDS[m.group(1)]} ", text)
+    text = _GLUED_COMPARISON.sub(r" \1 ", text)
+    text = _INCREMENT.sub(lambda m: " минус минус" if m.group(1) == "--" else
+                          " плюс плюс" if m.group(1) else "плюс плюс ", text)
+    text = _ARROW.sub(" стрелка ", text)
+    text = _INDEX.sub(r" индекс \1", text)
+    text = _FLOOR_DIVISION.sub(" делить нацело на ", text)
+    # "2 ** 10" is "2^10" for the power rule; "x ** (n + 1)": "в степени" and the bracket as it is
+    return _POWER_OPERATOR.sub(lambda m: " в степени " if m.group("bracket") is not None else "^", text)
+
+
+def named_operators(text: str, shelf: Shelf) -> str:
+    """Operators standing on their own get their names, a lone "+" is "плюс"; any operator still unread is warned
+    about with its line (the later steps would drop its symbols)."""
+    text = _PLUS_SIGN.sub(" плюс ", _ALONE.sub(lambda m: _NAMED[m.group(1)], text))
+    for line in text.splitlines():
+        found = sorted({"[]" if m.group(0).startswith("[") else m.group(0).strip() for m in _LEFTOVER.finditer(line)})
+        if found:
+            log.warning("не прочитаны знаки кода %s в строке «%s»: они будут пропущены; напишите их словами "
+                        "или добавьте в lexicon.txt", " ".join(found), shelf.restore(line).strip()[:80])
+    return text
+
+
 # --- comparisons: x > 5, a != b ------------------------------------------------------------------------------------
 
 # Spaced between two operands on one line only, so "<div>", a quote's ">" and "->" are left alone. A whole number that ends the
 # comparison takes the case of the sign's word ("больше пяти", "равно нулю"); one with a unit or a noun after it
 # ("= 5 минут", "> 5%") and anything else is left to the later rules and ru-normalizr.
-_COMPARISON_WORDS = {">=": "больше или равно", "≥": "больше или равно", "<=": "меньше или равно",
+_COMPARISON_WORDS = {"===": "строго равно", "!==": "строго не равно", ">=": "больше или равно", "≥": "больше или равно", "<=": "меньше или равно",
                      "≤": "меньше или равно", "!=": "не равно", "≠": "не равно", "==": "равно", "=": "равно",
                      ">": "больше", "<": "меньше"}
 _COMPARISON_END = r"(?=[.,;!?)]*(?:\s*$|\s+(?:и|или|а|но|то|тогда)\b)|[.,;!?)]+\s)"
-_COMPARISON = re.compile(rf"(?<=[\w)]|{PLACEHOLDER})[ \t\u00a0\u202f]+(>=|<=|!=|==|[<>=≤≥≠])[ \t\u00a0\u202f]+"
+_COMPARISON = re.compile(rf"(?<=[\w)]|{PLACEHOLDER})[ \t\u00a0\u202f]+(===|!==|>=|<=|!=|==|[<>=≤≥≠])[ \t\u00a0\u202f]+"
                          rf"(?:(\d+){_COMPARISON_END}|(?=[\w(-]|{PLACEHOLDER}))")
 
 
@@ -154,12 +215,47 @@ def addresses(text: str) -> str:
 
 
 def formulas(text: str, shelf: Shelf) -> str:
-    """One-letter functions, powers, spaced plus and minus, comparisons."""
+    """Code operators, one-letter functions, powers, spaced plus and minus, comparisons, operators named alone."""
+    text = code_operators(text)
     text = _FUNCTION.sub(r"\1 от \2", text)
     text = _POWER.sub(lambda m: _power(m, shelf), text)
     text = _PLUS_MINUS.sub(lambda m: " плюс " if m.group(1) == "+" else " минус ", text)
-    return _COMPARISON.sub(lambda m: _comparison(m, shelf), text)
+    text = _COMPARISON.sub(lambda m: _comparison(m, shelf), text)
+    return named_operators(text, shelf)
 
 
 def caps_words(text: str) -> str:
     return _CAPS_WORD.sub(_caps_word, text)
+
+
+# --- Cyrillic abbreviations: ЕГЭ → е-гэ-э, ЖКХ → жэ-ка-ха; вуз, МИД, ГОСТ are words ----------------------------------
+
+# Said letter by letter though they hold vowels (without the list ru-normalizr reads "ЕГЭ" as the word "егэ").
+SPELLED_ABBREVIATIONS = {"ЕГЭ", "ОГЭ", "ГИА", "ВПР", "МГУ", "ЕС", "ОАЭ", "ООО", "ОАО", "ЗАО", "ПАО", "АО", "ИП",
+                         "ИНН", "ОС", "ПО", "ИИ", "ЭВМ", "АЭС", "УК", "ЕГРН"}
+# Read as words (lowered, so no later step spells them).
+WORD_ABBREVIATIONS = {"ВУЗ", "МИД", "ГОСТ", "НАТО", "ООН", "ГУМ", "ЦУМ", "ЗАГС", "ОМОН", "ТАСС", "ФИО", "МХАТ",
+                      "ГЭС", "ТЭЦ", "ЖЭК", "ЧАЭС", "СИЗО"}
+_CYRILLIC_NAMES = "а бэ вэ гэ дэ е ё жэ зэ и й ка эл эм эн о пэ эр эс тэ у эф ха цэ чэ ша ща ы э ю я"
+_CYRILLIC_LETTERS = dict(zip("абвгдеёжзийклмнопрстуфхцчшщыэюя", _CYRILLIC_NAMES.split()))
+_CYRILLIC_CAPS = re.compile(r"(?<![\w+-])[А-ЯЁ][А-ЯЁб]{1,4}(?![\w+])")
+
+
+def _spelled(word: str) -> str:
+    """Letter names joined by hyphens, the last one stressed: "е-гэ-+э", "жэ-ка-х+а"."""
+    names = [_CYRILLIC_LETTERS[c] for c in word.lower()]
+    names[-1] = re.sub(r"(?=[аеёиоуыэюя])", "+", names[-1], count=1)
+    return "-".join(names)
+
+
+def cyrillic_abbreviations(text: str, shelf: Shelf) -> str:
+    """Capital abbreviations of the list, and those without a vowel, spelled; the word list lowered."""
+    def read(match: re.Match) -> str:
+        word = match.group(0)
+        if word in WORD_ABBREVIATIONS:
+            return word.lower()
+        if word in SPELLED_ABBREVIATIONS or not re.search("[АЕЁИОУЫЭЮЯ]", word):
+            return shelf.put(_spelled(word))
+        return word
+
+    return _CYRILLIC_CAPS.sub(read, text)

@@ -65,6 +65,7 @@ def _version(match: re.Match) -> str:
 # --- short dates: "15.09" → "15 сентября" (ru-normalizr then reads the day as an ordinal in the right case) --
 
 _MONTHS = ("января февраля марта апреля мая июня июля августа сентября октября ноября декабря").split()
+_MONTH_AFTER = re.compile(rf"(?i){SPACE}+(?:{'|'.join(_MONTHS)})\b")
 _SHORT_DATE = re.compile(r"(?<![\w.,])(0?[1-9]|[12]\d|3[01])\.(0[1-9]|1[0-2])(?![\w]|[.,]\d)")
 
 
@@ -290,8 +291,8 @@ def _unit_follows(text: str, end: int) -> bool:
 
 def _label(match: re.Match, shelf: Shelf) -> str:
     word, number = match.group("word"), integer(match.group("n"))
-    if _unit_follows(match.string, match.end()):
-        return match.group(0)
+    if _unit_follows(match.string, match.end()) or _MONTH_AFTER.match(match.string, match.end()):
+        return match.group(0)  # "урок 23 мая" is a date: ru-normalizr reads it so
     abbreviation = word.endswith(".") and word[:-1].lower() in _LABEL_ABBREVIATIONS
     if abbreviation:
         before = previous_word(match.string, match.start())
