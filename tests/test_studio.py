@@ -1,9 +1,11 @@
 """The narration studio over real HTTP on a tiny GlowTTS: render, fix a stress, re-render one paragraph, export,
 reopen; every endpoint's bad input; files outside the studio folder never served.
 
-No browser test: this machine has no Playwright, no Selenium and no chromium (see the studio's note)."""
+No browser here (no chromium, Playwright or Selenium): the page's own script is run by Node in a small document
+of its own against the live studio (tests/studio_page.js), where Node is installed."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -160,6 +162,21 @@ def test_stress_change_renders_one_paragraph_export_in_sync_reopen_renders_nothi
         close(server)
 
 
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_the_page_script_renders_changes_a_stress_and_renders_one_paragraph(lesson, served):
+    _, client = served
+    page = subprocess.run(["node", str(ROOT / "tests" / "studio_page.js"), client.url,
+                           str(ROOT / "rutts" / "studio" / "static" / "app.js")],
+                          check=False, capture_output=True, text=True, timeout=300)
+    assert page.returncode == 0, page.stderr
+    shown = json.loads(page.stdout)
+    assert shown["staleStatuses"] == ["rendered", "rendered", "stale", "rendered", "rendered"]
+    assert [b == a for b, a in zip(shown["before"], shown["after"])] == [True, True, False, True, True]
+    assert shown["text"].startswith("Мо\u0301локо") and shown["stressed"] == ["о\u0301"]
+    assert "мо\u0301локо" in shown["reading"]  # the new reading, the stress as an accent
+    assert shown["message"] == "озвучено абзацев: 1"
+
+
 def test_two_tabs_version_check_lexicon_word_and_saving_the_lesson(lesson, served):
     _, client = served
     version = client.state()["version"]
@@ -267,10 +284,11 @@ def test_only_files_under_the_studio_folder_are_served(lesson, served, tmp_path)
     folder = lesson.parent / "lesson.studio"
     (folder / "takes" / "link.wav").symlink_to(secret)
     (folder / "outside").symlink_to(tmp_path, target_is_directory=True)
+    (folder / "takes" / "inside.wav").symlink_to(folder / take.removeprefix("files/"))  # no link, even inside
     attempts = [
         "files/../secret.wav", "files/takes/../../secret.wav", "files/%2e%2e/secret.wav",
         "files/%2E%2E%2Fsecret.wav", "files/%252e%252e/secret.wav", "files/takes/..%5C..%5Csecret.wav",
-        f"files/{secret}", f"files/%2F{str(secret).lstrip('/')}", "files//etc/passwd", "files/takes/link.wav",
+        f"files/{secret}", f"files/%2F{str(secret).lstrip('/')}", "files//etc/passwd", "files/takes/link.wav", "files/takes/inside.wav",
         "files/outside/secret.wav", "files/manifest.json", "files/takes/", "files/", "files/takes/%00.wav",
         "static/../server.py", "static/%2e%2e%2fserver.py", "static/", "files/C:%5Csecret.wav",
     ]
