@@ -67,11 +67,11 @@ class Client:
         raise TimeoutError
 
 
-def open_studio(lesson: Path, run: Path, *extra):
+def open_studio(lesson: Path, run: Path, *extra, check: bool = False):
     from rutts.studio.server import StudioServer
 
-    args = studio.parse_args([str(lesson), "-m", str(run), "--griffin-lim", "--no-check", "--no-browser",
-                              "-o", str(lesson.parent / "out"), *extra])
+    args = studio.parse_args([str(lesson), "-m", str(run), "--griffin-lim", "--no-browser",
+                              "-o", str(lesson.parent / "out"), *([] if check else ["--no-check"]), *extra])
     server = StudioServer(("127.0.0.1", 0), studio.open_session(args))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, Client(server.url)
@@ -175,6 +175,20 @@ def test_the_page_script_renders_changes_a_stress_and_renders_one_paragraph(less
     assert shown["text"].startswith("Мо\u0301локо") and shown["stressed"] == ["о\u0301"]
     assert "мо\u0301локо" in shown["reading"]  # the new reading, the stress as an accent
     assert shown["message"] == "озвучено абзацев: 1"
+
+
+def test_the_meter_flags_a_misread_paragraph_and_shows_what_it_heard(lesson, tiny_run):  # noqa: F811
+    pytest.importorskip("faster_whisper")
+    lesson.write_text("Молоко стоит на столе.", encoding="utf-8")
+    server, client = open_studio(lesson, tiny_run, check=True)
+    try:
+        client.post("render")
+        assert client.wait()["state"] == "done"
+        [paragraph] = client.state()["paragraphs"]
+        assert paragraph["status"] == "flagged"  # an untrained model says nothing Whisper can read
+        assert paragraph["check"]["cer"] > 0.3 and paragraph["check"]["meant"] == "молоко стоит на столе"
+    finally:
+        close(server)
 
 
 def test_two_tabs_version_check_lexicon_word_and_saving_the_lesson(lesson, served):
