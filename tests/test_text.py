@@ -130,11 +130,54 @@ def test_lexicon_reading_is_hidden_from_the_normalizer(tmp_path):
     assert FrontEnd(lexicon, stress=False).normalize("Группа в VK.") == "Группа в ВКонтакте."
 
 
-def test_bad_lexicon_line_is_reported(tmp_path):
+def test_a_malformed_lexicon_line_is_skipped_with_a_warning_naming_it(tmp_path, caplog):
     lexicon = tmp_path / "lexicon.txt"
-    lexicon.write_text("Python\n", encoding="utf-8")
-    with pytest.raises(TextError, match="lexicon.txt:1"):
-        read_lexicon(lexicon)
+    lexicon.write_text("Kotlin → к+отлин\nPython\na=b=c\n → нет слова\nJava -> дж+ава\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="rutts.text"):
+        assert read_lexicon(lexicon) == {"Kotlin": "к+отлин", "Java": "дж+ава"}
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 3 and [f"lexicon.txt:{n}:" in w for n, w in zip((2, 3, 4), warned)] == [True] * 3
+    assert all("\n" not in w for w in warned)
+
+
+def test_lexicon_separators_are_unambiguous(tmp_path):
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("== → р+авно р+авно\n!= = не р+авно\n->\tстр+елка\nx = 1\tикс р+авен един+ице\n"
+                       "Python=п+итон\nKotlin -> к+отлин\n", encoding="utf-8")
+    assert read_lexicon(lexicon) == {"==": "р+авно р+авно", "!=": "не р+авно", "->": "стр+елка",
+                                     "x = 1": "икс р+авен един+ице", "Python": "п+итон", "Kotlin": "к+отлин"}
+    front_end = FrontEnd(lexicon, stress=False)
+    assert plain(front_end.normalize("Если a != b и x = 1, то a -> b.")) == \
+        "если эй не равно би и икс равен единице то эй стрелка би"
+
+
+def test_lexicon_keys_are_compared_after_one_fold_on_both_sides(tmp_path):
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("\u00b5s\tмикросек+унда\nÄrger\t+эргер\n", encoding="utf-8")  # micro sign
+    front_end = FrontEnd(lexicon, stress=False)
+    assert plain(front_end.normalize("Задержка 5 \u03bcs, \u00b5s и \u039cS.")) == \
+        "задержка пять микросекунда микросекунда и микросекунда"  # Greek mu, micro sign, capital Greek mu
+    assert plain(front_end.normalize("A\u0308rger")) == "эргер"  # a combining diaeresis: NFC on both sides
+
+
+ODD_KEYS = ["==", "!=", "->", "=>", "++", "--", "//", "**", "[i]", "😀", "👍🏽", "е\u0301", "й", "и\u0306",
+            "\u00b5s", "μs", "ß", "İ", "ǅ", "ﬁ", "a|b", "(", ")", "\\", "^", "$", ".*", "?", "{1}", "\u0301",
+            "\U00102000", "урок 5", "C++", "С++", "#", "@", "-", "+", "x²", "½", "\u200b", "\u00a0", "Ω", "Ω"]
+ODD_READINGS = ["равно", "+", "1", "x", "\U00102000", "эй\U00102001", "😀", "а\u0301", "+++", "т+ест"]
+
+
+def test_no_lexicon_makes_synthesis_raise_anything_but_a_text_error(tmp_path, caplog):
+    lines = [f"{key}\t{ODD_READINGS[n % len(ODD_READINGS)]}" for n, key in enumerate(ODD_KEYS)]
+    lines += [f"{key} → чт+ение" for key in ODD_KEYS] + [f"{key}" for key in ODD_KEYS[:10]] + ["\t", "=", "→"]
+    lexicon = tmp_path / "lexicon.txt"
+    lexicon.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    front_end = FrontEnd(lexicon)
+    texts = [" ".join(ODD_KEYS), *ODD_KEYS, *(f"Слово {key} и {key.upper()}, {key.lower()}." for key in ODD_KEYS)]
+    for text in texts:
+        try:
+            front_end.process(text)
+        except TextError:
+            pass
 
 
 def test_lexicon_reading_with_a_misplaced_mark_is_warned_about(tmp_path, caplog):
