@@ -4,17 +4,19 @@
 #     apt sources list so /etc/apt is left alone), espeak-ng as a fallback;
 #   * a venv in .venv with requirements.txt (+ the text-only ru-proverbs package).
 # Re-running is cheap: each part is skipped when it is already in place.
-# SKIP_APT=1 skips the system packages (no root needed then); WITH_EVAL=1 adds the intelligibility meter.
+# SKIP_APT=1 skips the system packages (no root needed then); WITH_EVAL=1 adds the intelligibility meter;
+# WITH_BROWSER=1 adds Debian's chromium and chromium-driver (the studio's browser test; nothing downloads a browser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 log() { echo "[setup] $*" >&2; }
 
 voices_ok() { command -v RHVoice-test >/dev/null && command -v espeak-ng >/dev/null; }
+browser_ok() { [ "${WITH_BROWSER:-0}" != 1 ] || command -v chromedriver >/dev/null; }
 
 if [ "${SKIP_APT:-0}" = 1 ]; then
   log "SKIP_APT=1: system packages not checked"
-elif voices_ok; then
-  log "RHVoice and espeak-ng already installed"
+elif voices_ok && browser_ok; then
+  log "RHVoice and espeak-ng (and the browser, if asked) already installed"
 else
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   . /etc/os-release
@@ -36,6 +38,10 @@ else
   $SUDO apt-get "${APTO[@]}" install -y -qq -t "$CODENAME-backports" rhvoice rhvoice-russian >/dev/null 2>&1 \
     || $SUDO apt-get "${APTO[@]}" install -y -qq rhvoice rhvoice-russian >/dev/null \
     || log "RHVoice not installed: the demo corpus will use espeak-ng (robotic, harder to learn)"
+  if [ "${WITH_BROWSER:-0}" = 1 ]; then
+    log "apt-get install chromium chromium-driver"
+    $SUDO apt-get "${APTO[@]}" install -y -qq chromium chromium-driver >/dev/null
+  fi
 fi
 
 PY="${PYTHON:-python3}"
