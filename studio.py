@@ -10,7 +10,6 @@ the lesson in <lesson>.studio/; the lesson's own lexicon is <lesson>.lexicon.txt
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import tempfile
@@ -18,13 +17,20 @@ import warnings
 import webbrowser
 from pathlib import Path
 
-from rutts.cli import guarded, os_reason, positive, positive_int
+from rutts.cli import (
+    ArgumentParser,
+    guarded,
+    non_negative_int,
+    os_reason,
+    positive,
+    positive_int,
+)
 
 LOCAL = {"127.0.0.1", "localhost", "::1"}
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description="Студия озвучки урока в браузере: слушать, править, переозвучивать.",
+    p = ArgumentParser(description="Студия озвучки урока в браузере: слушать, править, переозвучивать.",
                                 epilog="Пример: python studio.py урок.md -m outputs/<запуск>")
     p.add_argument("lesson", type=Path, help="урок: текст или Markdown в UTF-8")
     p.add_argument("-m", "--model", required=True, type=Path, help="папка запуска или чекпоинт .pth")
@@ -36,7 +42,7 @@ def parse_args(argv):
     p.add_argument("--lexicon", type=Path, help="словарь урока (по умолчанию <урок>.lexicon.txt рядом с уроком)")
     p.add_argument("-o", "--output", type=Path, help="папка экспорта (по умолчанию outputs/<имя урока>)")
     p.add_argument("--host", default="127.0.0.1", help="адрес (по умолчанию 127.0.0.1 — только этот компьютер)")
-    p.add_argument("--port", type=int, default=8765, help="порт (занят — возьмётся свободный)")
+    p.add_argument("--port", type=non_negative_int, default=8765, help="порт (занят — возьмётся свободный)")
     p.add_argument("--no-browser", action="store_true", help="не открывать браузер")
     p.add_argument("--no-check", action="store_true", help="не проверять озвученные абзацы распознаванием")
     p.add_argument("--cer-threshold", type=positive, default=0.3, help="CER, выше которого абзац помечается")

@@ -1,8 +1,8 @@
 """The narration studio over real HTTP on a tiny GlowTTS: render, fix a stress, re-render one paragraph, export,
 reopen; every endpoint's bad input; files outside the studio folder never served.
 
-No browser here (no chromium, Playwright or Selenium): the page's own script is run by Node in a small document
-of its own against the live studio (tests/studio_page.js), where Node is installed."""
+The page in a real browser (chromium): tests/test_studio_browser.py. Here the page's own script is also run by Node
+in a small document of its own against the live studio (tests/studio_page.js), where Node is installed."""
 import json
 import os
 import shutil
@@ -102,6 +102,23 @@ def takes(lesson: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in (lesson.parent / "lesson.studio" / "takes").glob("*.wav")}
 
 
+def assert_export_in_sync(out: Path) -> None:
+    """The export of LESSON: what --course writes plus OGG/MP3, one cue a sentence on the speech in the WAV."""
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["lesson.mp3", "lesson.ogg", "lesson.srt", "lesson.wav",
+                     *[f"lesson_{n:03d}.wav" for n in range(1, 6)]]
+    audio, rate = sf.read(out / "lesson.wav", dtype="float32")
+    cues = list(srt.parse((out / "lesson.srt").read_text(encoding="utf-8")))
+    assert len(cues) == 7  # one a sentence
+    runs = speech_runs(audio, rate)
+    assert len(runs) == len(cues)
+    for (start, end), cue in zip(runs, cues):
+        assert abs(start - cue.start.total_seconds()) < 0.05
+        assert abs(end - cue.end.total_seconds()) < 0.05
+    assert abs(sf.info(out / "lesson.ogg").duration - len(audio) / rate) < 0.05
+    assert abs(sf.info(out / "lesson.mp3").duration - len(audio) / rate) < 0.05
+
+
 def test_stress_change_renders_one_paragraph_export_in_sync_reopen_renders_nothing(lesson, tiny_run, served):  # noqa: F811
     server, client = served
     state = client.state()
@@ -136,20 +153,7 @@ def test_stress_change_renders_one_paragraph_export_in_sync_reopen_renders_nothi
     assert client.post("export")[0] == 200
     job = client.wait()
     assert job["state"] == "done", job
-    out = lesson.parent / "out"
-    names = sorted(p.name for p in out.iterdir())
-    assert names == ["lesson.mp3", "lesson.ogg", "lesson.srt", "lesson.wav",
-                     *[f"lesson_{n:03d}.wav" for n in range(1, 6)]]
-    audio, rate = sf.read(out / "lesson.wav", dtype="float32")
-    cues = list(srt.parse((out / "lesson.srt").read_text(encoding="utf-8")))
-    assert len(cues) == 7  # one a sentence
-    runs = speech_runs(audio, rate)
-    assert len(runs) == len(cues)
-    for (start, end), cue in zip(runs, cues):
-        assert abs(start - cue.start.total_seconds()) < 0.05
-        assert abs(end - cue.end.total_seconds()) < 0.05
-    assert abs(sf.info(out / "lesson.ogg").duration - len(audio) / rate) < 0.05
-    assert abs(sf.info(out / "lesson.mp3").duration - len(audio) / rate) < 0.05
+    assert_export_in_sync(lesson.parent / "out")
 
     close(server)  # a restarted server on the same lesson renders nothing
     server, client = open_studio(lesson, tiny_run)

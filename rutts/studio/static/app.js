@@ -22,8 +22,9 @@ async function call(action, body = {}) {
   const response = await fetch("api/" + action, {method: "POST", headers: {"Content-Type": "application/json"},
     body: JSON.stringify(body)});
   const answer = await response.json();
-  if (answer.state) show(answer.state);
-  say(answer.error || answer.message, !!answer.error);
+  const before = $("message").textContent;
+  if (answer.state) show(answer.state);  // may say how a job ended (one that took no time): keep that line
+  if (answer.error || answer.message || $("message").textContent === before) say(answer.error || answer.message, !!answer.error);
   return response.ok;
 }
 
