@@ -151,8 +151,8 @@ class Session:
         """'Always read this word as …': a line in the lesson's lexicon; paragraphs whose reading changes go stale."""
         word = _text(word, "слово", MAX_WORD_CHARS)
         reading = _text(reading, "чтение", MAX_WORD_CHARS * 2)
-        if any(mark in word for mark in ("=", "→", "->", "#")) or "\t" in reading:
-            raise StudioError("в слове не может быть «=», «→», «->» или «#»: так устроена строка словаря")
+        if word.startswith("#"):
+            raise StudioError("слово не может начинаться с «#»: такая строка словаря — комментарий")
         if set(reading.lower()) - set(CHARACTERS + PUNCTUATIONS) or not set(reading.lower()) & set(VOWELS):
             raise StudioError("чтение пишите русскими буквами, ударение — «+» перед гласной: «эс-кью-+эль»")
         path = self.engine.lexicon_path
@@ -163,9 +163,10 @@ class Session:
             old = read_utf8(path, "Файл словаря") if path.is_file() else ""
             new = old + ("" if not old or old.endswith("\n") else "\n") + f"{word}\t{reading}\n"
             trial = path.with_name(f".{path.name}.check")
-            try:  # the line must parse as the kit reads lexicons before it goes into her file
+            try:  # the line must parse as the kit reads lexicons (word, tab, reading) before it goes into her file
                 trial.write_text(new, encoding="utf-8")
-                read_lexicon(trial)
+                if read_lexicon(trial).get(word) is None:
+                    raise TextError(f"слово «{word}» так не записать")
             except TextError as error:
                 raise StudioError(f"строка словаря не подходит: {error}") from None
             finally:
