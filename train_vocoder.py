@@ -101,7 +101,8 @@ def name_in_tts_run(tts_run: Path | None, run: Path) -> None:
     except (RunError, OSError) as error:
         print(f"Сравнить не удалось ({error}): {tts_run} по-прежнему звучит как раньше", file=sys.stderr)
         return
-    verdict = (f"SI-SDR копии записей {scores['vocoder']:.1f} дБ против {scores['griffin_lim']:.1f} дБ у "
+    unit = "PESQ-wb {:.2f}" if scores["metric"] == "pesq_wb" else "SI-SDR {:.1f} дБ"
+    verdict = (f"{unit.format(scores['vocoder'])} на копиях записей против {unit.format(scores['griffin_lim'])} у "
                f"Гриффина-Лима ({scores['clips']} фраз)")
     if not beats_griffin_lim(scores):
         print(f"Вокодер пока хуже Гриффина-Лима: {verdict}. Прогон TTS {tts_run} его не назначает; послушать: "
