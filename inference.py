@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from rutts.audio import WRITERS, AudioError, write_audio
-from rutts.cli import guarded, non_negative, non_negative_int, os_reason, positive, positive_int
+from rutts.cli import ArgumentParser, guarded, non_negative, non_negative_int, os_reason, positive, positive_int
 from rutts.files import UnreadableFile, atomic_output, read_utf8
 from rutts.text import TextError
 
@@ -61,7 +61,7 @@ KNOBS = [
 def parse_args(argv):
     from rutts.speech import SynthesisConfig as D
 
-    p = argparse.ArgumentParser(
+    p = ArgumentParser(
         description="Озвучить русский текст обученной моделью GlowTTS.",
         epilog="Пример: python inference.py -m outputs/<запуск> -i урок.md --course -o outputs/урок1",
     )

@@ -17,24 +17,17 @@ import logging
 import sys
 from pathlib import Path
 
-from rutts.cli import fit_run
-from rutts.run import RunFolder, best_checkpoint, vocoder_to_finetune
-from rutts.train.config import (
-    TrainingSetupError,
-    available_presets,
-    load_config,
-    parse_overrides,
-)
-from rutts.train.glowtts import build_trainer, configure_device
-from rutts.train.stopping import Limits
-from rutts.train.trainer import summary
+from rutts.cli import ArgumentParser, fit_run
+from rutts.train.config import TrainingSetupError, available_presets, load_config, parse_overrides
+
+# torch, Coqui and the trainer (seconds to import) are imported in main(), after the arguments are checked.
 
 log = logging.getLogger("train_glowtts")
 HEALTH_EVERY = 200
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Обучение GlowTTS на корпусе в раскладке RUSLAN.")
+    parser = ArgumentParser(description="Обучение GlowTTS на корпусе в раскладке RUSLAN.")
     parser.add_argument("--config", help="конфиг Coqui GlowTTS (по умолчанию config.json; при --restore-path — "
                                           "config.json базовой модели, если он рядом с её чекпойнтом)")
     parser.add_argument("--preset", choices=available_presets(), help="набор настроек поверх конфига")
@@ -72,6 +65,8 @@ def config_path(args) -> Path:
     if args.config:
         return Path(args.config)
     if args.restore_path:
+        from rutts.run import RunFolder
+
         base = Path(args.restore_path)
         beside = RunFolder(base if base.is_dir() else base.parent).config_path
         if beside.is_file():
@@ -110,6 +105,11 @@ def resume_changes(args, overrides: list[str]) -> tuple[float | None, str]:
 
 def main(argv=None) -> int:
     args, overrides = parse_args(sys.argv[1:] if argv is None else argv)
+    from rutts.run import best_checkpoint
+    from rutts.train.glowtts import build_trainer, configure_device
+    from rutts.train.stopping import Limits
+    from rutts.train.trainer import summary
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     try:
         lr = config = None
@@ -154,6 +154,8 @@ def main(argv=None) -> int:
 
 def print_base_vocoder(base: Path, run: Path) -> None:
     """The base's vocoder learned the base's speaker: say how to fine-tune it for this run."""
+    from rutts.run import vocoder_to_finetune
+
     vocoder = vocoder_to_finetune(base)
     if vocoder:
         print(f"База озвучивала вокодером {vocoder}. Дообучите его на этом корпусе, и этот прогон будет "

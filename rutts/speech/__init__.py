@@ -11,11 +11,20 @@
 Below: rutts.run (what a run folder holds), rutts.text, rutts.audio. Above: the meter, training (GTA mels), the
 bot, inference.py.
 """
+import importlib
+
 from rutts.speech.settings import SynthesisConfig
 from rutts.speech.subtitles import subtitles
 from rutts.speech.timeline import Piece, SentenceTiming, Speech, Timeline
-from rutts.speech.vocoders import GRIFFIN_LIM, CoquiVocoder, GriffinLim, load_vocoder, mel_differences
-from rutts.speech.voice import Voice
 
-__all__ = ["subtitles", "SynthesisConfig", "Piece", "SentenceTiming", "Speech",
-           "Timeline", "GRIFFIN_LIM", "CoquiVocoder", "GriffinLim", "load_vocoder", "mel_differences", "Voice"]
+# The vocoders and the voice (torch, Coqui) are loaded on first use, so that a command line can read
+# SynthesisConfig's defaults and refuse bad arguments at once.
+_MODULE_OF = {"GRIFFIN_LIM": "vocoders", "CoquiVocoder": "vocoders", "GriffinLim": "vocoders",
+              "load_vocoder": "vocoders", "mel_differences": "vocoders", "Voice": "voice"}
+__all__ = ["SynthesisConfig", "subtitles", "Piece", "SentenceTiming", "Speech", "Timeline", *_MODULE_OF]
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'rutts.speech' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"rutts.speech.{_MODULE_OF[name]}"), name)
