@@ -1,11 +1,9 @@
 """The narration studio over real HTTP on a tiny GlowTTS: render, fix a stress, re-render one paragraph, export,
 reopen; every endpoint's bad input; files outside the studio folder never served.
 
-The page in a real browser (chromium): tests/test_studio_browser.py. Here the page's own script is also run by Node
-in a small document of its own against the live studio (tests/studio_page.js), where Node is installed."""
+The page in a real browser (chromium): tests/test_studio_browser.py."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -164,21 +162,6 @@ def test_stress_change_renders_one_paragraph_export_in_sync_reopen_renders_nothi
         assert takes(lesson) == after
     finally:
         close(server)
-
-
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
-def test_the_page_script_renders_changes_a_stress_and_renders_one_paragraph(lesson, served):
-    _, client = served
-    page = subprocess.run(["node", str(ROOT / "tests" / "studio_page.js"), client.url,
-                           str(ROOT / "rutts" / "studio" / "static" / "app.js")],
-                          check=False, capture_output=True, text=True, timeout=300)
-    assert page.returncode == 0, page.stderr
-    shown = json.loads(page.stdout)
-    assert shown["staleStatuses"] == ["rendered", "rendered", "stale", "rendered", "rendered"]
-    assert [b == a for b, a in zip(shown["before"], shown["after"])] == [True, True, False, True, True]
-    assert shown["text"].startswith("Мо\u0301локо") and shown["stressed"] == ["о\u0301"]
-    assert "мо\u0301локо" in shown["reading"]  # the new reading, the stress as an accent
-    assert shown["message"] == "озвучено абзацев: 1"
 
 
 def test_the_meter_flags_a_misread_paragraph_and_shows_what_it_heard(lesson, tiny_run):  # noqa: F811
