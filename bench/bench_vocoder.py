@@ -6,7 +6,8 @@
 
 - --train: trains each preset on the corpus, each on a core of its own (Linux: taskset; one thread), stopping at each
   of --minutes with a copy of its best model, then scores the copies as --vocoder runs (all presets at once: the
-  machine needs as many free cores as presets);
+  machine needs as many free cores as presets), and prints each preset's curve over the marks with the first mark
+  where it is at or above Griffin-Lim on both PESQ-wb and P.808 (copies named <preset>_<minutes>m count as marks);
 - copy synthesis of the corpus's held-out clips (--meta, by default metadata_val.csv: never trained on): the real
   mel of each clip → Griffin-Lim (--gl-power: at other exponents too) / each vocoder → PESQ-wb (ITU-T P.862.2, at
   16 kHz) and STOI against the clip itself, DNSMOS P.808 (a MOS predicted without reference; the clips' own is
@@ -116,6 +117,26 @@ def train_presets(presets: list[str], minutes: list[float], corpus: Path, tts_co
     return sorted(copies, key=lambda path: (presets.index(path.name.rsplit("_", 1)[0]), path.name))
 
 
+def crossings(rows: dict[str, dict], gl: dict) -> dict[str, str]:
+    """For each preset among copies named <preset>_<minutes>m (as --train leaves them): its PESQ-wb and P.808 at each
+    mark, and the first mark where both are at or above Griffin-Lim's."""
+    marks: dict[str, list[tuple[float, dict]]] = {}
+    for name, row in rows.items():
+        preset, _, mark = name.rpartition("_")
+        if preset and mark.endswith("m") and mark[:-1].replace(".", "", 1).isdigit():
+            marks.setdefault(preset, []).append((float(mark[:-1]), row))
+    lines = {}
+    for preset, points in marks.items():
+        points.sort(key=lambda point: point[0])
+        path = " → ".join(f"{row['pesq_wb']:.2f} ({minutes:g} мин)" for minutes, row in points)
+        first = next((minutes for minutes, row in points
+                      if row["pesq_wb"] >= gl["pesq_wb"] and row["p808"] >= gl["p808"]), None)
+        lines[preset] = (f"{preset}: PESQ-wb {path}; " +
+                         (f"выше Гриффина-Лима (PESQ и P.808) с отметки {first:g} мин" if first is not None else
+                          f"Гриффина-Лима ({gl['pesq_wb']:.2f}) не догнал за {points[-1][0]:g} мин"))
+    return lines
+
+
 def p808(waves, rate: int) -> float:
     """Mean DNSMOS P.808 of the clips: a MOS predicted without a reference, so TTS output can be scored too."""
     from speechmos import dnsmos
@@ -125,13 +146,15 @@ def p808(waves, rate: int) -> float:
 
 
 def step_minutes(run: Path) -> dict[int, float]:
-    """Minutes of training at each logged step, from the wall time of the generator's loss events. A gap much longer
-    than the usual one between logged steps is a stop and a --continue-path: it counts as one usual gap."""
+    """Minutes of training at each logged step, from the wall time of the generator's loss events (HiFi-GAN's loss_1,
+    a frame vocoder's loss). A gap much longer than the usual one between logged steps is a stop and a
+    --continue-path: it counts as one usual gap."""
     from tensorboard.backend.event_processing import event_accumulator as ea
 
     events = ea.EventAccumulator(str(run), size_guidance={ea.SCALARS: 0})
     events.Reload()
-    points = sorted(events.Scalars("TrainIterStats/loss_1"), key=lambda p: p.step)
+    tag = next(tag for tag in ("TrainIterStats/loss_1", "TrainIterStats/loss") if tag in events.Tags()["scalars"])
+    points = sorted(events.Scalars(tag), key=lambda p: p.step)
     gaps = np.diff([p.wall_time for p in points])
     usual = float(np.median(gaps)) if gaps.size else 0.0
     minutes = np.concatenate([[0.0], np.cumsum(np.where(gaps > 5 * usual, usual, gaps))]) / 60
@@ -298,6 +321,9 @@ def main(argv=None) -> int:
             print(f"  {run.name} + {iters} итераций Гриффина-Лима с его фазы: {describe(row)}", flush=True)
         if args.curve:
             result["curves"][run.name] = curve(run, clips, ap, tts_config.audio, gl["pesq_wb"])
+    result["crossings"] = crossings(result["vocoders"], gl)
+    for line in result["crossings"].values():
+        print(f"  {line}")
     if args.tts_run:
         result["tts"] = tts_rows(args.tts_run, args.vocoder, args.gl_power, args.corpus, Path("outputs/bench_vocoder"),
                                  args.threads, args.repeat)
