@@ -16,7 +16,6 @@ Needs the eval extra (pip install -r requirements-eval.txt).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
