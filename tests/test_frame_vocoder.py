@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -192,3 +193,40 @@ def test_health_report_reads_a_frame_vocoder_run(frame_run, capsys):
     out = capsys.readouterr().out
     assert "кадровый вокодер: в логах шаги" in out and "loss длительностей" not in out
     assert {p.name for p in (run / "curves").glob("*.png")} == {"loss.png", "phase_loss.png", "learning_rate.png"}
+
+
+def speak_with(setup, vocoder: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "inference.py"), "-m", str(setup["tts_run"]), "--vocoder",
+                           str(vocoder), "--text", "Проверка вокодера.", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300, cwd=ROOT, env=ENV)
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Ошибка")]
+    assert result.returncode != 0 and len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    return errors[0]
+
+
+def test_a_checkpoint_whose_sound_comes_out_non_finite_is_refused_not_played(setup, frame_run, tmp_path):
+    run, _ = frame_run
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_bytes((run / "config.json").read_bytes())
+    state = torch.load(RunFolder(run).checkpoint(), map_location="cpu", weights_only=False)
+    state["model"] = {k: torch.full_like(v, float("nan")) if v.is_floating_point() else v
+                      for k, v in state["model"].items()}
+    torch.save(state, broken / "best_model.pth")
+    result = speak_with(setup, broken, tmp_path / "hello.wav")
+    assert "NaN/Inf" in one_error_line(result) and not (tmp_path / "hello.wav").exists()
+
+
+def test_a_frame_vocoder_made_for_other_mel_settings_is_named_field_by_field(setup, frame_run, tmp_path):
+    run, _ = frame_run
+    other = tmp_path / "other"
+    other.mkdir()
+    config = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    config["audio"]["mel_fmax"] = 11025.0
+    (other / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (other / "best_model.pth").write_bytes(RunFolder(run).checkpoint().read_bytes())
+    result = speak_with(setup, other, tmp_path / "hello.wav")
+    assert "mel_fmax 8000.0 ≠ 11025.0" in one_error_line(result) and not (tmp_path / "hello.wav").exists()
