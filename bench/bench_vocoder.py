@@ -5,8 +5,8 @@
     python bench/bench_vocoder.py --train freev_cpu --train vocos_cpu --minutes 30 60 120 --tts-run outputs/<tts run>
 
 - --train: trains each preset on the corpus, each on a core of its own (Linux: taskset; one thread), stopping at each
-  of --minutes with a copy of its best model, then scores the copies as --vocoder runs (all presets at once: the
-  machine needs as many free cores as presets), and prints each preset's curve over the marks with the first mark
+  of --minutes with a copy of its best model (more presets than cores: in turns), then scores the copies as --vocoder
+  runs, and prints each preset's curve over the marks with the first mark
   where it is at or above Griffin-Lim on both PESQ-wb and P.808 (copies named <preset>_<minutes>m count as marks);
 - copy synthesis of the corpus's held-out clips (--meta, by default metadata_val.csv: never trained on): the real
   mel of each clip → Griffin-Lim (--gl-power: at other exponents too) / each vocoder → PESQ-wb (ITU-T P.862.2, at
@@ -16,7 +16,8 @@
 - --curve: the same PESQ for every checkpoint of each vocoder run, against its training minutes (from the event
   files' wall time), and where it crosses Griffin-Lim;
 - --tts-run: Whisper CER and DNSMOS P.808 of full TTS output (the held-out sentences read by the TTS model) with
-  each, and the CPU RTF of the whole text → wav path (front end, GlowTTS, vocoder, joining) on --threads cores.
+  each, and the CPU RTF of the whole text → wav path (front end, GlowTTS, vocoder, joining) on --threads cores;
+  --sentences FILE: that CER on these sentences (one per line) instead, e.g. many that the corpus does not have.
 Needs the eval extra (pip install -r requirements-eval.txt: pesq, pystoi, speechmos, faster-whisper).
 """
 from __future__ import annotations
@@ -83,35 +84,39 @@ def describe(row: dict) -> str:
 
 def train_presets(presets: list[str], minutes: list[float], corpus: Path, tts_config: Path, out: Path) -> list[Path]:
     """Each preset trained in its own process pinned to a core of its own, stopped at each of `minutes` (continued
-    with --continue-path between them) with a copy of its best model in <out>/<preset>_<minutes>m/. Returns the
-    copies, in order of preset and minutes."""
+    with --continue-path between them) with a copy of its best model in <out>/<preset>_<minutes>m/. More presets than
+    cores train in turns, so none shares a core. Returns the copies, in order of preset and minutes."""
     import shutil
     import subprocess
 
     cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    pin_with = shutil.which("taskset") if cores else None
+    width = len(cores) or os.cpu_count() or 1
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     runs = {preset: None for preset in presets}
     copies = []
     done = 0.0
     for mark in sorted(minutes):
-        jobs = {}
-        for number, preset in enumerate(presets):
-            pin = ["taskset", "-c", str(cores[number % len(cores)])] if cores and shutil.which("taskset") else []
-            where = (["--continue-path", str(runs[preset])] if runs[preset] else
-                     ["--tts-config", str(tts_config), "--data", str(corpus), "--preset", preset,
-                      "--output-path", str(out / "runs" / preset)])
-            command = [*pin, sys.executable, str(ROOT / "train_vocoder.py"), *where, "--max-minutes", str(mark - done)]
-            log = open(out / f"{preset}_{mark:g}m.log", "w", encoding="utf-8")
-            jobs[preset] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log)
-        for preset, (job, log) in jobs.items():
-            job.wait()
-            log.close()
-            runs[preset] = runs[preset] or next((out / "runs" / preset).iterdir())
-            copy = out / f"{preset}_{mark:g}m"
-            copy.mkdir(parents=True, exist_ok=True)
-            for name in ("best_model.pth", "config.json"):
-                shutil.copy2(runs[preset] / name, copy / name)
-            copies.append(copy)
+        for first in range(0, len(presets), width):
+            jobs = {}
+            for core, preset in enumerate(presets[first:first + width]):
+                pin = [pin_with, "-c", str(cores[core])] if pin_with else []
+                where = (["--continue-path", str(runs[preset])] if runs[preset] else
+                         ["--tts-config", str(tts_config), "--data", str(corpus), "--preset", preset,
+                          "--output-path", str(out / "runs" / preset)])
+                command = [*pin, sys.executable, str(ROOT / "train_vocoder.py"), *where,
+                           "--max-minutes", str(mark - done)]
+                log = open(out / f"{preset}_{mark:g}m.log", "w", encoding="utf-8")
+                jobs[preset] = (subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env), log)
+            for preset, (job, log) in jobs.items():
+                job.wait()
+                log.close()
+                runs[preset] = runs[preset] or next((out / "runs" / preset).iterdir())
+                copy = out / f"{preset}_{mark:g}m"
+                copy.mkdir(parents=True, exist_ok=True)
+                for name in ("best_model.pth", "config.json"):
+                    shutil.copy2(runs[preset] / name, copy / name)
+                copies.append(copy)
         done = mark
         print(f"  обучено {mark:g} мин: {', '.join(presets)}", flush=True)
     return sorted(copies, key=lambda path: (presets.index(path.name.rsplit("_", 1)[0]), path.name))
@@ -204,12 +209,28 @@ def gl_label(power: float) -> str:
     return f"griffin-lim, степень {power:g}"
 
 
-def tts_rows(tts_run: Path, vocoders: list[str], gl_powers: list[float], corpus: Path, work: Path, threads: int,
-             repeat: int) -> list[dict]:
+def spoken(voice, syn, corpus: Path, sentences: list[str] | None, out: Path) -> list[tuple[Path, str]]:
+    """(wav, text) pairs for the meter: `sentences` if given, else the corpus's held-out sentences."""
+    from rutts.audio import write_wav
+    from rutts.intelligibility import synthesize_validation
+
+    if sentences is None:
+        return synthesize_validation(voice, corpus, out, syn=syn)
+    out.mkdir(parents=True, exist_ok=True)
+    pairs = []
+    for number, text in enumerate(sentences, 1):
+        wav = out / f"{number:04d}.wav"
+        write_wav(wav, voice.synthesize(text, syn), voice.sample_rate)
+        pairs.append((wav, text))
+    return pairs
+
+
+def tts_rows(tts_run: Path, vocoders: list[str], gl_powers: list[float], corpus: Path, sentences: list[str] | None,
+             work: Path, threads: int, repeat: int) -> list[dict]:
     """RTF of Griffin-Lim (at the default exponent and at each of `gl_powers`) and of each vocoder (also with the
     whole batch in one generator call, as before FRAMES_PER_CALL), the sides alternated `repeat` times, the best of
-    each counting (other processes only ever add time); then the CER of each voice."""
-    from rutts.intelligibility import Meter, synthesize_validation
+    each counting (other processes only ever add time); then the CER of each voice on the same sentences."""
+    from rutts.intelligibility import Meter
     from rutts.speech import SynthesisConfig, Voice
     from rutts.speech.vocoders import FRAMES_PER_CALL, GRIFFIN_LIM
 
@@ -237,16 +258,41 @@ def tts_rows(tts_run: Path, vocoders: list[str], gl_powers: list[float], corpus:
         ratio = best[one_call(name)][1] / best[name][1]
         print(f"    {name}: вокодер пачкой одним вызовом / по {FRAMES_PER_CALL} кадров = {ratio:.2f}×")
     meter = Meter(threads=threads)
-    rows = []
+    rows, reports = [], {}
     for name, (voice, syn) in voices.items():
-        pairs = synthesize_validation(voice, corpus, work / name.replace(", ", "_").replace(" ", "_"), syn=syn)
-        report = meter.score(pairs)
+        pairs = spoken(voice, syn, corpus, sentences, work / name.replace(", ", "_").replace(" ", "_"))
+        reports[name] = report = meter.score(pairs)
         mos = p808([sf.read(wav, dtype="float64")[0] for wav, _ in pairs], voice.sample_rate)
         rtf, vocoder_rtf = best[name]
         rows.append({"vocoder": name, "cer": report.cer, "p808": mos, "n": report.n, "rtf": rtf,
                      "vocoder_rtf": vocoder_rtf, "rtf_one_call": best.get(one_call(name)), "chars": len(RTF_TEXT)})
         print(f"  TTS с {name}: CER {report.cer:.3f}, DNSMOS P.808 {mos:.2f} (N={report.n})", flush=True)
+    loops, cers = cer_without_loops(reports)
+    for clip, name, transcript in loops:
+        print(f"  Whisper зациклился на {clip} с {name} (ошибок больше, чем букв во фразе): «{transcript[:60]}…»")
+    if loops:
+        print(f"  CER без {len({clip for clip, _, _ in loops})} таких фраз, у всех сторон одних и тех же: "
+              + ", ".join(f"{name} {cer:.3f}" if cer is not None else f"{name} —" for name, cer in cers.items()))
+    for row in rows:
+        row["cer_without_loops"] = cers[row["vocoder"]]
     return rows
+
+
+def cer_without_loops(reports: dict) -> tuple[list[tuple[str, str, str]], dict[str, float]]:
+    """A clip whose CER is above 1 has more errors than its reference has letters: Whisper looped on it (it can
+    write "четыре" fifty times for one). One such clip outweighs all the others in a corpus CER, so each voice's
+    CER is also given without the clips where any voice looped. Returns (clip, voice, transcript) of each loop and
+    that CER per voice."""
+    import jiwer
+
+    loops = [(Path(row.wav).name, name, row.transcript)
+             for name, report in reports.items() for row in report.rows if row.cer > 1]
+    dropped = {clip for clip, _, _ in loops}
+    cers = {}
+    for name, report in reports.items():
+        kept = [row for row in report.rows if Path(row.wav).name not in dropped]
+        cers[name] = jiwer.cer([row.reference for row in kept], [row.hypothesis for row in kept]) if kept else None
+    return loops, cers
 
 
 def main(argv=None) -> int:
@@ -261,6 +307,9 @@ def main(argv=None) -> int:
                         help="Гриффин-Лим ещё и с этой степенью амплитуд (например 1.5, как в конфиге Coqui); "
                              "можно несколько")
     parser.add_argument("--tts-run", type=Path, help="прогон GlowTTS для CER и RTF полного синтеза")
+    parser.add_argument("--sentences", type=Path,
+                        help="для CER полного синтеза — эти фразы (файл, одна на строку; лучше те, которых нет в "
+                             "корпусе) вместо отложенных фраз корпуса")
     parser.add_argument("--curve", action="store_true", help="PESQ каждого чекпойнта против минут обучения")
     parser.add_argument("--train", action="append", default=[],
                         help="обучить вокодер с этим пресетом (можно несколько, каждый на своём ядре) и оценить "
@@ -276,6 +325,15 @@ def main(argv=None) -> int:
         parser.error(f"--repeat должно быть больше нуля, получено {args.repeat}")
     if any(power <= 0 for power in args.gl_power):
         parser.error(f"--gl-power должна быть больше нуля, получено {min(args.gl_power):g}")
+    sentences = None
+    if args.sentences:
+        try:
+            sentences = [line.strip() for line in args.sentences.read_text(encoding="utf-8").splitlines()
+                         if line.strip() and not line.startswith("#")]
+        except (OSError, UnicodeDecodeError) as error:
+            parser.error(f"не читается --sentences {args.sentences}: {error}")
+        if not sentences:
+            parser.error(f"в {args.sentences} нет ни одной фразы")
     torch.set_num_threads(args.threads)
     from TTS.utils.audio import AudioProcessor
 
@@ -325,8 +383,8 @@ def main(argv=None) -> int:
     for line in result["crossings"].values():
         print(f"  {line}")
     if args.tts_run:
-        result["tts"] = tts_rows(args.tts_run, args.vocoder, args.gl_power, args.corpus, Path("outputs/bench_vocoder"),
-                                 args.threads, args.repeat)
+        result["tts"] = tts_rows(args.tts_run, args.vocoder, args.gl_power, args.corpus, sentences,
+                                 Path("outputs/bench_vocoder"), args.threads, args.repeat)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
