@@ -267,32 +267,17 @@ def tts_rows(tts_run: Path, vocoders: list[str], gl_powers: list[float], corpus:
         rows.append({"vocoder": name, "cer": report.cer, "p808": mos, "n": report.n, "rtf": rtf,
                      "vocoder_rtf": vocoder_rtf, "rtf_one_call": best.get(one_call(name)), "chars": len(RTF_TEXT)})
         print(f"  TTS с {name}: CER {report.cer:.3f}, DNSMOS P.808 {mos:.2f} (N={report.n})", flush=True)
-    loops, cers = cer_without_loops(reports)
-    for clip, name, transcript in loops:
+    looped = [(Path(row.wav).name, name, row.transcript) for name, report in reports.items()
+              for row in report.looped()]
+    for clip, name, transcript in looped:
         print(f"  Whisper зациклился на {clip} с {name} (ошибок больше, чем букв во фразе): «{transcript[:60]}…»")
-    if loops:
-        print(f"  CER без {len({clip for clip, _, _ in loops})} таких фраз, у всех сторон одних и тех же: "
-              + ", ".join(f"{name} {cer:.3f}" if cer is not None else f"{name} —" for name, cer in cers.items()))
+    dropped = {clip for clip, _, _ in looped}
     for row in rows:
-        row["cer_without_loops"] = cers[row["vocoder"]]
+        row["cer_without_loops"] = reports[row["vocoder"]].cer_without(dropped)
+    if dropped:
+        print(f"  CER без {len(dropped)} таких фраз, у всех сторон одних и тех же: " + ", ".join(
+            f"{row['vocoder']} {row['cer_without_loops']:.3f}" for row in rows if row["cer_without_loops"] is not None))
     return rows
-
-
-def cer_without_loops(reports: dict) -> tuple[list[tuple[str, str, str]], dict[str, float]]:
-    """A clip whose CER is above 1 has more errors than its reference has letters: Whisper looped on it (it can
-    write "четыре" fifty times for one). One such clip outweighs all the others in a corpus CER, so each voice's
-    CER is also given without the clips where any voice looped. Returns (clip, voice, transcript) of each loop and
-    that CER per voice."""
-    import jiwer
-
-    loops = [(Path(row.wav).name, name, row.transcript)
-             for name, report in reports.items() for row in report.rows if row.cer > 1]
-    dropped = {clip for clip, _, _ in loops}
-    cers = {}
-    for name, report in reports.items():
-        kept = [row for row in report.rows if Path(row.wav).name not in dropped]
-        cers[name] = jiwer.cer([row.reference for row in kept], [row.hypothesis for row in kept]) if kept else None
-    return loops, cers
 
 
 def main(argv=None) -> int:

@@ -259,3 +259,37 @@ def test_lesson_cut_at_its_subtitles_is_scored_and_catches_drifted_cues(meter, s
                                            tmp_path / "drifted" / "cues"))
     assert good.n == len(speech) and good.cer < 0.2
     assert drifted.cer > good.cer + 0.2
+
+
+def test_a_row_with_more_errors_than_letters_is_named_as_a_loop_and_left_out_of_the_cer_without_loops():
+    def row(name, reference, hypothesis):
+        import jiwer
+
+        return intel.Row(f"/x/{name}.wav", reference, hypothesis, hypothesis, jiwer.cer(reference, hypothesis), 0.0,
+                         1.0, 0.1)
+
+    rows = [row("a", "кот спал", "кот спал"), row("b", "два", "два четыре четыре четыре четыре"),
+            row("c", "музей открыт", "музей закрыт")]
+    report = intel.Report(cer=0.0, wer=0.0, n=3, rows=rows, seconds=1.0, audio_seconds=3.0)
+    assert [r.wav for r in report.looped()] == ["/x/b.wav"]
+    assert report.cer_without({"b.wav"}) == pytest.approx(2 / 20)  # "закрыт" for "открыт": 2 of 8 + 12 letters
+    assert report.cer_without({"a.wav", "b.wav", "c.wav"}) is None
+
+
+def test_cli_names_the_files_where_whisper_looped_and_gives_the_cer_without_them(meter, speech, tmp_path, capsys):
+    """Sixteen short "да" in a row: at temperature 0 Whisper-base here writes far more of them than were said."""
+    said = tmp_path / "da.wav"
+    subprocess.run(["RHVoice-test", "-p", "aleksandr", "-o", str(said)], input="Да, " * 15 + "да.",
+                   encoding="utf-8", check=True)
+    wav, text = speech[0]
+    shutil.copy(wav, tmp_path / "plain.wav")
+    meta = tmp_path / "metadata_val.csv"
+    meta.write_text(f"da|{'да ' * 16}\nplain|{text}\n", encoding="utf-8")
+    out = tmp_path / "scores.json"
+    assert meter_main(["--wavs", str(tmp_path), "--meta", str(meta), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    rows = {Path(row["wav"]).stem: row["cer"] for row in json.loads(out.read_text(encoding="utf-8"))["rows"]}
+    if rows["da"] <= 1:
+        assert "зациклился" not in printed
+        pytest.skip(f"Whisper did not loop on the sixteen 'да' here (CER {rows['da']:.2f})")
+    assert f"# Whisper зациклился (1: da — ошибок больше, чем букв во фразе); CER без них: {rows['plain']:.3f}" in printed

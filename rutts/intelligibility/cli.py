@@ -92,5 +92,10 @@ def run(args) -> int:
         f"# {report.n} файлов, {report.audio_seconds:.1f} с речи, распознавание {report.seconds:.1f} с "
         f"({report.seconds / report.n:.2f} с на файл)"
     )
+    looped = report.looped()
+    if looped:
+        rest = report.cer_without({Path(row.wav).name for row in looped})
+        print(f"# Whisper зациклился ({len(looped)}: {', '.join(Path(row.wav).stem for row in looped)} — ошибок больше, "
+              f"чем букв во фразе); CER без них: " + (f"{rest:.3f}" if rest is not None else "—"))
     print(f"CER={report.cer:.3f} WER={report.wer:.3f} N={report.n}")
     return 0

@@ -64,6 +64,19 @@ class Report:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def looped(self) -> list[Row]:
+        """Rows with more errors than their reference has letters: only a transcript far longer than the
+        reference does that, Whisper writing one word over and over ("четыре четыре ..."). One such row can
+        outweigh all the others in the corpus CER."""
+        return [row for row in self.rows if row.cer > 1]
+
+    def cer_without(self, names: set[str]) -> float | None:
+        """Corpus CER of the rows whose wav file name is not in `names` (None if none is left)."""
+        import jiwer
+
+        kept = [row for row in self.rows if Path(row.wav).name not in names]
+        return jiwer.cer([row.reference for row in kept], [row.hypothesis for row in kept]) if kept else None
+
 
 class Meter:
     """Whisper-base on CPU (int8, beam 5, temperature 0, language ru, VAD on), loaded once."""
