@@ -4,13 +4,13 @@
 #   → intelligibility.
 # Re-running continues training the same demo model and vocoder for another DEMO_MINUTES / DEMO_VOCODER_MINUTES.
 #   DEMO_MINUTES=40   training time of this call (minutes)
-#   DEMO_VOCODER_MINUTES=10   vocoder training time of this call (minutes; 0 = Griffin-Lim only)
+#   DEMO_VOCODER_MINUTES=20   vocoder training time of this call (minutes; 0 = Griffin-Lim only)
 #   DEMO_N=600        utterances in the demo corpus
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MINUTES="${DEMO_MINUTES:-40}"
 N="${DEMO_N:-600}"
-VOCODER_MINUTES="${DEMO_VOCODER_MINUTES:-10}"
+VOCODER_MINUTES="${DEMO_VOCODER_MINUTES:-20}"
 WITH_EVAL=1 bash scripts/setup.sh
 PY=.venv/bin/python
 step() { echo; echo "=== $*"; }
