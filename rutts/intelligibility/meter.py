@@ -72,10 +72,15 @@ class Report:
 
     def cer_without(self, names: set[str]) -> float | None:
         """Corpus CER of the rows whose wav file name is not in `names` (None if none is left)."""
-        import jiwer
-
         kept = [row for row in self.rows if Path(row.wav).name not in names]
-        return jiwer.cer([row.reference for row in kept], [row.hypothesis for row in kept]) if kept else None
+        return corpus_cer(kept) if kept else None
+
+
+def corpus_cer(rows: Sequence[Row]) -> float:
+    """Total character edits / total reference characters over `rows`."""
+    import jiwer
+
+    return jiwer.cer([row.reference for row in rows], [row.hypothesis for row in rows])
 
 
 class Meter:
@@ -139,10 +144,9 @@ class Meter:
             rows.append(row)
             if on_row is not None:
                 on_row(row)
-        hypotheses = [row.hypothesis for row in rows]
         return Report(
-            cer=jiwer.cer(references, hypotheses),
-            wer=jiwer.wer(references, hypotheses),
+            cer=corpus_cer(rows),
+            wer=jiwer.wer(references, [row.hypothesis for row in rows]),
             n=len(rows),
             rows=rows,
             seconds=time.perf_counter() - started,
