@@ -70,7 +70,7 @@ def build(args, overrides):
 
     from rutts.train.stopping import Limits
     from rutts.train.vocoder import build_vocoder_trainer
-    from rutts.train.vocoder_config import default_preset, is_frame_vocoder, read_tts_config, vocoder_config
+    from rutts.train.vocoder_config import default_preset, read_tts_config, vocoder_config
     from rutts.train.vocoder_data import extract_gta_mels
 
     tts_source = args.tts_run or args.tts_config or (None if args.continue_path else Path("config.json"))
@@ -80,8 +80,6 @@ def build(args, overrides):
                                      limits=Limits(args.max_steps, args.max_minutes, args.health_every))
     preset = args.preset or default_preset(args.restore_path, torch.cuda.is_available())
     config = vocoder_config(tts_config, preset, overrides, args.data)
-    if args.gta_from and is_frame_vocoder(config):
-        raise TrainingSetupError("кадровый вокодер учится на мелах самих записей: --gta-from только для HiFi-GAN")
     if args.gta_from:
         config.feature_path = str(extract_gta_mels(args.gta_from, Path(config.data_path)))
     return build_vocoder_trainer(config, restore_path=args.restore_path, output_path=args.output_path,

@@ -19,6 +19,7 @@ from rutts.speech import SynthesisConfig, Voice
 from rutts.speech.heldout import beats_griffin_lim, compare_with_griffin_lim
 from rutts.speech.stft import TorchMel
 from rutts.speech.vocoders import FrameVocoderRunner, GriffinLim
+from rutts.train.frame_vocoder import Clips, FrameVocoderModel, GtaSegments
 from rutts.train.vocoder_config import read_tts_config, vocoder_config
 from test_synth import save_run
 
@@ -174,8 +175,9 @@ def test_fine_tuning_keeps_the_design_and_bad_combinations_are_refused(setup, fr
     refused = {
         "схемой": train("--tts-run", setup["tts_run"], "--preset", setup["preset"], "--restore-path",
                         hifigan / "best_model.pth", "--max-steps", 1),
-        "--gta-from только для HiFi-GAN": train("--tts-run", setup["tts_run"], "--preset", setup["preset"],
-                                                 "--gta-from", setup["tts_run"], "--max-steps", 1),
+        "не длиннее отрезка seq_len=1048576": train("--tts-run", setup["tts_run"], "--preset", setup["preset"],
+                                                  "--gta-from", setup["tts_run"], "--coqpit.seq_len=1048576",
+                                                  "--max-steps", 1),
         "model_params не подходят": train("--tts-run", setup["tts_run"], "--preset", setup["preset"],
                                           '--coqpit.model_params={"bogus": 1}', "--max-steps", 1),
     }
@@ -183,6 +185,51 @@ def test_fine_tuning_keeps_the_design_and_bad_combinations_are_refused(setup, fr
         errors = [line for line in result.stderr.splitlines() if line.startswith("Ошибка")]
         assert result.returncode == 2 and len(errors) == 1 and words in errors[0], result.stderr[-2000:]
         assert "Traceback" not in result.stderr
+
+
+def real_mels_as_gta(setup, folder: Path, ap) -> list[tuple[str, str]]:
+    """(wav, mel) pairs whose 'GTA' mel is the recording's own mel, as the TTS model's mel is aligned to it."""
+    folder.mkdir()
+    pairs = []
+    for utt_id in sorted(VAL_IDS):
+        wav = wav_path(setup["corpus"], utt_id)
+        np.save(folder / f"{utt_id}.npy", ap.melspectrogram(ap.load_wav(str(wav))).astype(np.float32))
+        pairs.append((str(wav), str(folder / f"{utt_id}.npy")))
+    return pairs
+
+
+def test_gta_segments_and_clips_line_the_mel_up_with_their_sound(setup, tmp_path):
+    from TTS.utils.audio import AudioProcessor
+
+    ap = AudioProcessor(read_tts_config(setup["tts_run"]).audio)
+    mel_of = TorchMel.from_ap(ap)
+    pairs = real_mels_as_gta(setup, tmp_path / "gta", ap)
+    segments = GtaSegments(pairs, 4096, 8, seed=0, ap=ap)
+    for index in range(len(segments)):
+        item = segments[index]
+        assert item["wav"].shape == (4096,) and item["mel"].shape == (80, 4096 // ap.hop_length + 1)
+        own = mel_of(item["wav"][None])[0]
+        # the frames away from the segment's edges (where its own mel reflects) are the same frames
+        assert torch.abs(own[:, 3:-3] - item["mel"][:, 3:-3]).max() < 1e-3
+    clip = Clips(pairs, ap)[0]
+    assert torch.abs(mel_of(clip["wav"][None])[0][:, 3:-3] - clip["mel"][:, 3:-3]).max() < 1e-3
+
+    model = FrameVocoderModel(vocoder_config(read_tts_config(setup["tts_run"]), str(setup["preset"])))
+    batch = {"wav": clip["wav"][None], "mel": clip["mel"][None]}
+    given, _ = model.eval_step(batch, model.get_criterion())
+    other, _ = model.eval_step({**batch, "mel": batch["mel"] + 1}, model.get_criterion())
+    assert not torch.allclose(given["spec"], other["spec"])  # the vocoder speaks from the mel it is given
+
+
+def test_a_frame_vocoder_fine_tunes_on_the_tts_models_own_mels(setup, frame_run, tmp_path):
+    run, _ = frame_run
+    tuned = train("--tts-config", setup["tts_run"] / "config.json", "--restore-path", RunFolder(run).checkpoint(),
+                  "--gta-from", setup["tts_run"], "--max-steps", 2, "--output-path", tmp_path / "gta")
+    assert tuned.returncode == 0, tuned.stderr[-3000:]
+    (tuned_run,) = (tmp_path / "gta").iterdir()
+    config = json.loads((tuned_run / "config.json").read_text(encoding="utf-8"))
+    assert config["model"] == "frame_vocoder" and Path(config["feature_path"]) == setup["tts_run"] / "gta_mels"
+    assert "GTA mels" in tuned.stderr and "EVALUATION" in (tuned_run / "trainer_0_log.txt").read_text("utf-8")
 
 
 def test_health_report_reads_a_frame_vocoder_run(frame_run, capsys):

@@ -3,6 +3,9 @@
 - Data: random segments of `seq_len` samples from the train clips, drawn in proportion to each clip's length and
   read from disk one segment at a time (RUSLAN's 31 hours would not fit in memory); their mel is computed on the
   fly in torch, equal to Coqui's. Evaluation runs on the whole held-out clips, silence-trimmed as the TTS sees them.
+  With GTA mels (`feature_path`: the TTS model's own mels of the same clips, vocoder_data.py) the input mel is the
+  model's, frame-aligned with the recording, and the target is still the recording: evaluation then measures how
+  well the vocoder speaks from what the TTS makes, so best_model.pth is chosen for that.
 - Losses: APNet's (frame_losses.py); best_model.pth = lowest eval total loss.
 - An exponential moving average of the weights (decay `ema_decay`) is what evaluation, checkpoints' users and
   synthesis see: on the demo corpus it was worth more than any learning-rate change (bench/RESULTS.md).
@@ -52,19 +55,50 @@ class Segments(Dataset):
         return {"wav": torch.from_numpy(np.pad(audio, (0, self.length - len(audio))))}
 
 
-class Clips(Dataset):
-    """Whole clips as the TTS sees them (Coqui's load_wav: silence-trimmed), cut to a whole number of hops."""
+class GtaSegments(Dataset):
+    """`count` random segments of `length` samples per epoch with their slice of the model's mel: frame t of a GTA
+    mel is centred at sample t·hop of the silence-trimmed clip (the recording it was aligned to), so a segment from
+    sample f·hop has frames f … f + length/hop. Clips with fewer frames than a segment needs are not drawn
+    (vocoder_data.vocoder_samples refuses a corpus with none)."""
 
-    def __init__(self, paths: list[str], ap):
-        self.paths, self.ap = paths, ap
+    def __init__(self, pairs: list[tuple[str, str]], length: int, count: int, seed: int, ap):
+        self.length, self.count, self.ap = length, count, ap
+        self.frames = length // ap.hop_length + 1
+        sizes = [(pair, np.load(pair[1], mmap_mode="r").shape[1]) for pair in pairs]
+        self.pairs = [(pair, frames) for pair, frames in sizes if frames >= self.frames]
+        self.rng = random.Random(seed)
 
     def __len__(self):
-        return len(self.paths)
+        return self.count
 
     def __getitem__(self, index):
-        wav = self.ap.load_wav(self.paths[index]).astype(np.float32)
+        (wav_path, mel_path), frames = self.rng.choices(self.pairs, weights=[f for _, f in self.pairs])[0]
+        first = self.rng.randrange(frames - self.frames + 1)
+        mel = np.load(mel_path, mmap_mode="r")[:, first: first + self.frames]
+        start = first * self.ap.hop_length
+        wav = self.ap.load_wav(wav_path).astype(np.float32)[start: start + self.length]
+        return {"wav": torch.from_numpy(wav), "mel": torch.from_numpy(np.array(mel, dtype=np.float32))}
+
+
+class Clips(Dataset):
+    """Whole clips as the TTS sees them (Coqui's load_wav: silence-trimmed), cut to a whole number of hops; with a
+    GTA mel (an item (wav, mel path)), cut to the mel's frames and given with it."""
+
+    def __init__(self, items: list, ap):
+        self.items, self.ap = items, ap
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        item = self.items[index]
+        wav_path, mel_path = (item, None) if isinstance(item, str) else item
+        wav = self.ap.load_wav(wav_path).astype(np.float32)
         hop = self.ap.hop_length
-        return {"wav": torch.from_numpy(wav[: max(len(wav) // hop, 1) * hop])}
+        if mel_path is None:
+            return {"wav": torch.from_numpy(wav[: max(len(wav) // hop, 1) * hop])}
+        mel = np.load(mel_path).astype(np.float32)
+        return {"wav": torch.from_numpy(wav[: (mel.shape[1] - 1) * hop]), "mel": torch.from_numpy(mel)}
 
 
 class FrameVocoderModel(TrainerModel):
@@ -84,16 +118,21 @@ class FrameVocoderModel(TrainerModel):
     def forward(self, mel):
         return self.net(mel)
 
-    def train_step(self, batch, criterion, optimizer_idx=None):
+    def input_mel(self, batch) -> torch.Tensor:
+        """The model's (GTA) mel where the batch has one, else the recording's."""
+        if "mel" in batch:
+            return batch["mel"]
         with torch.no_grad():
-            mel = self.mel(batch["wav"])
-        output = self.net(mel)
+            return self.mel(batch["wav"])
+
+    def train_step(self, batch, criterion, optimizer_idx=None):
+        output = self.net(self.input_mel(batch))
         loss, logged = criterion(output, batch["wav"])
         return {"spec": output["spec"].detach()}, {"loss": loss, **logged}
 
     @torch.inference_mode()
     def eval_step(self, batch, criterion, optimizer_idx=None):
-        output = self.ema(self.mel(batch["wav"]))
+        output = self.ema(self.input_mel(batch))
         loss, logged = criterion(output, batch["wav"])
         return {"spec": output["spec"]}, {"loss": loss, **logged}
 
@@ -129,8 +168,10 @@ class FrameVocoderModel(TrainerModel):
     def get_data_loader(self, config, *, is_eval=False, samples=None, verbose=True):
         if is_eval:
             return DataLoader(Clips(samples, self.ap), batch_size=1, num_workers=config.num_eval_loader_workers)
-        length = config.seq_len
-        total = sum(sf.info(path).frames for path in samples)
+        length, seed = config.seq_len, int(torch.randint(2**31, ()))
+        gta = not isinstance(samples[0], str)
+        total = sum(sf.info(item[0] if gta else item).frames for item in samples)
         count = max(total // length, config.batch_size)
-        return DataLoader(Segments(samples, length, count, int(torch.randint(2**31, ()))), batch_size=config.batch_size,
-                          num_workers=config.num_loader_workers, drop_last=True)
+        segments = GtaSegments(samples, length, count, seed, self.ap) if gta else Segments(samples, length, count, seed)
+        return DataLoader(segments, batch_size=config.batch_size, num_workers=config.num_loader_workers,
+                          drop_last=True)

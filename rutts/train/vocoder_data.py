@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rutts.files import atomic_output
 from rutts.dataset import TRAIN_FILE, VAL_FILE, WAV_DIR, DatasetError, check_sample_rates, read_metadata, wav_path
-from rutts.run import RunError, model_files
+from rutts.files import atomic_output
+from rutts.run import FRAME_VOCODER, RunError, model_files
 from rutts.speech import GRIFFIN_LIM, Voice
 from rutts.train.config import TrainingSetupError
 
@@ -61,6 +61,11 @@ def vocoder_samples(config) -> tuple[list, list]:
     if missing:
         raise TrainingSetupError(f"В {features} нет мелов модели для {len(missing)} фраз (например {missing[0]}): "
                                  "извлеките их заново (--gta-from outputs/<прогон TTS>)")
+    if config.model == FRAME_VOCODER:  # its GTA segments are whole: a clip needs seq_len/hop + 1 frames
+        needed = config.seq_len // config.audio.hop_length + 1
+        if all(np.load(features / f"{i}.npy", mmap_mode="r").shape[1] < needed for i in train):
+            raise TrainingSetupError(f"ни одна запись train не длиннее отрезка seq_len={config.seq_len} отсчётов: "
+                                     "уменьшите его (--coqpit.seq_len=...)")
     return ([(str(wav_path(corpus, i)), str(features / f"{i}.npy")) for i in train],
             [(str(wav_path(corpus, i)), str(features / f"{i}.npy")) for i in val])
 
